@@ -1,0 +1,33 @@
+# dsn: everyday commands. `make help` lists them.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch/torchvision pins that install from this project's machines' local disk; change freely elsewhere
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+DATA ?= ../shared/data/mvtec_ad
+CATEGORY ?= bottle
+WEIGHTS ?= ../shared/weights/squeezenet1_1_imagenet.pth
+
+.PHONY: help install test test-slow train clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install:  ## create .venv and install dsn with everything it needs (torch first)
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install $(TORCH)
+	$(BIN)/pip install -e '.[dev]'
+
+test:  ## the default test suite (minutes; slow tests excluded)
+	$(BIN)/python -m pytest -q
+
+test-slow:  ## only the slow tests (long real-data runs)
+	$(BIN)/python -m pytest -q -m slow
+
+train:  ## train DifferSqueezeNet on $(CATEGORY) under $(DATA) with local weights $(WEIGHTS)
+	$(BIN)/dsn-train data.root=$(DATA) data.category=$(CATEGORY) model.weights=$(WEIGHTS)
+
+clean:  ## remove run logs, caches and build leftovers (keeps .venv)
+	rm -rf logs .cache build *.egg-info .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

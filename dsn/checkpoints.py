@@ -1,0 +1,38 @@
+"""Loading a trained model from a checkpoint file, safely and without Hydra.
+
+Checkpoints are read with ``weights_only=True`` (no arbitrary objects are unpickled), and the
+backbone is rebuilt without downloading: its weights are inside the checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from dsn.lightning_module import DifferLightning
+
+REQUIRED_HPARAMS = ("backbone", "n_features", "n_scales", "n_blocks", "hidden")
+
+
+def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> DifferLightning:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist (setting ckpt_path)")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        raise ValueError(f"checkpoint {path} cannot be read safely ({type(err).__name__}: {str(err)[:200]}); "
+                         f"it is damaged, from another program, or holds arbitrary Python objects") from err
+    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if not isinstance(hp, dict) or any(k not in hp for k in REQUIRED_HPARAMS) or "state_dict" not in ckpt:
+        raise ValueError(f"checkpoint {path} is not a dsn checkpoint (no model hyperparameters or state dict)")
+    hp = {**hp, "weights": "none"}  # the backbone's weights come from the state dict below
+    try:
+        module = DifferLightning(**hp)
+        module.load_state_dict(ckpt["state_dict"], strict=True)
+    except (TypeError, RuntimeError) as err:
+        raise ValueError(f"checkpoint {path} does not fit this version of dsn: {str(err)[:300]}") from err
+    module.eval()
+    module.trained_epochs = int(ckpt.get("epoch", 0))  # completed epochs when it was saved
+    return module

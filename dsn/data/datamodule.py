@@ -1,0 +1,63 @@
+"""LightningDataModule for one category in MVTec AD layout.
+
+The test set doubles as the periodic "curve" set (validation loop): it is scored for learning
+curves only; nothing is ever selected on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from dsn.data.dataset import MVTecDataset
+from dsn.data.sampler import EpochShuffleSampler
+
+
+class MVTecDataModule(L.LightningDataModule):
+    """Args:
+        root: folder holding ``<category>/`` in MVTec AD layout.
+        category: e.g. ``bottle``.
+        image_size: square side images are resized to (448 in the paper).
+        batch_size: training images per step (each is seen under several views: 24 x 4 = 96).
+        test_batch_size: test images per scoring step.
+        num_workers: DataLoader workers (images are decoded up front, so 0 is usually best).
+        cache_dir: where decoded images are stored between runs (``None``: memory only).
+        seed: fixes the shuffling order per epoch.
+    """
+
+    def __init__(self, root: str, category: str, image_size: int = 448, batch_size: int = 24,
+                 test_batch_size: int = 8, num_workers: int = 0, cache_dir: str | None = None,
+                 seed: int = 0):
+        super().__init__()
+        self.root = str(Path(root).expanduser())
+        self.category = category
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.test_batch_size = test_batch_size
+        self.num_workers = num_workers
+        self.cache_dir = cache_dir
+        self.seed = seed
+        self.train_set: MVTecDataset | None = None
+        self.test_set: MVTecDataset | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit") and self.train_set is None:
+            self.train_set = MVTecDataset(self.root, self.category, "train", self.image_size, self.cache_dir)
+        if self.test_set is None:
+            self.test_set = MVTecDataset(self.root, self.category, "test", self.image_size, self.cache_dir)
+
+    def _loader(self, dataset, batch_size: int, sampler=None) -> DataLoader:
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=self.num_workers,
+                          pin_memory=torch.cuda.is_available(), persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, EpochShuffleSampler(len(self.train_set), self.seed))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, self.test_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, self.test_batch_size)

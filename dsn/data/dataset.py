@@ -1,0 +1,62 @@
+"""The images of one split of one category, decoded once, served as dicts of tensors.
+
+A dataset serves either its images (``"image"``, uint8) or, after :meth:`use_features`,
+precomputed feature vectors of fixed views of each image (``"features"``): the flow then
+trains or scores on cached vectors and the frozen backbone runs once per run, not per epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from dsn.data.image_cache import load_stack
+from dsn.data.layout import Sample, test_samples, train_samples
+
+
+class MVTecDataset(Dataset):
+    """``split`` ("train" or "test") of ``category`` under ``root`` (MVTec AD layout).
+
+    Items: ``{"image": uint8 [3, S, S], "label": 0/1, "index": i}``; test items also carry
+    ``"mask"`` (uint8 [1, S, S], zeros where there is none); after ``use_features`` the item
+    holds ``"features"`` [V, F] instead of ``"image"``.
+    """
+
+    def __init__(self, root: str | Path, category: str, split: str, image_size: int = 448,
+                 cache_dir: str | Path | None = None):
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got '{split}'")
+        self.category = category
+        self.split = split
+        self.samples: list[Sample] = (train_samples if split == "train" else test_samples)(root, category)
+        paths = [s.path for s in self.samples]
+        self.images = load_stack(paths, image_size, "image", cache_dir)
+        self.labels = torch.tensor([s.label for s in self.samples], dtype=torch.long)
+        self.masks = (load_stack([s.mask for s in self.samples], image_size, "mask", cache_dir)
+                      if split == "test" else None)
+        self.features: torch.Tensor | None = None
+
+    def use_features(self, features: torch.Tensor) -> None:
+        """Serve ``features`` [N, V, F] (one row per image, in sample order) instead of images."""
+        if features.shape[0] != len(self):
+            raise ValueError(f"{features.shape[0]} feature rows for {len(self)} images")
+        self.features = features
+
+    @property
+    def has_anomalies(self) -> bool:
+        return bool((self.labels == 1).any()) and bool((self.labels == 0).any())
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = {"label": self.labels[i], "index": torch.tensor(i)}
+        if self.features is not None:
+            item["features"] = self.features[i]
+        else:
+            item["image"] = self.images[i]
+        if self.masks is not None:
+            item["mask"] = self.masks[i]
+        return item

@@ -1,0 +1,50 @@
+"""Decode and resize each image once: an in-memory uint8 stack, optionally stored on disk.
+
+Decoding a 900x900 PNG and resizing it costs far more than the model's frozen backbone on
+cached data would; doing it every epoch was most of the reference's data time. The disk cache
+is keyed by the bytes of every file and the preprocessing settings, so an edited image or a
+different size can never be served from a stale entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from dsn.data.images import load_image, load_mask
+
+CACHE_VERSION = 1  # bump when load_image/load_mask change what they produce
+
+
+def content_key(paths: Sequence[Path | None], size: int, kind: str) -> str:
+    """sha256 over the files' bytes, their order, the size and the kind of stack."""
+    h = hashlib.sha256(f"v{CACHE_VERSION}:{kind}:{size}".encode())
+    for p in paths:
+        h.update(b"\0" if p is None else Path(p).read_bytes())
+        h.update(b"|")
+    return h.hexdigest()[:32]
+
+
+def load_stack(paths: Sequence[Path | None], size: int, kind: str = "image",
+               cache_dir: str | Path | None = None) -> torch.Tensor:
+    """uint8 stack [N, C, size, size] of ``paths`` (images, or masks when ``kind="mask"``)."""
+    load = load_image if kind == "image" else load_mask
+    if cache_dir is None:
+        return torch.stack([load(p, size) for p in paths])
+    cache_dir = Path(cache_dir)
+    file = cache_dir / f"{kind}-{content_key(paths, size, kind)}.pt"
+    if file.is_file():
+        try:
+            return torch.load(file, map_location="cpu", weights_only=True)
+        except Exception:  # a partial or damaged cache entry is rebuilt, never trusted
+            file.unlink(missing_ok=True)
+    stack = torch.stack([load(p, size) for p in paths])
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(f".tmp{os.getpid()}")
+    torch.save(stack, tmp)
+    os.replace(tmp, file)  # atomic: a killed run leaves no half-written entry
+    return stack

@@ -1,0 +1,72 @@
+"""Prepare the cached features a run trains and scores on, and store them between runs.
+
+The test views are deterministic, so caching them is exact. The training bank holds
+``bank_views`` random rotations per image (seeded); each step then samples ``train_views`` of
+them, instead of rendering fresh rotations through the backbone. Entries on disk are keyed by
+the image bytes, the angles and the backbone's weights and settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+
+from dsn.data.dataset import MVTecDataset
+from dsn.lightning_module import DifferLightning
+from dsn.model.bank import embed_stack
+from dsn.model.views import random_angles
+
+
+def _key(module: DifferLightning, images: torch.Tensor, angles: torch.Tensor, extra: str) -> str:
+    hp = module.hparams
+    h = hashlib.sha256(f"{hp.backbone}:{hp.n_features}:{hp.n_scales}:{hp.rotation_mode}:{hp.scale_mode}:"
+                       f"{hp.brightness}:{hp.contrast}:{hp.saturation}:{extra}".encode())
+    h.update(images.numpy().tobytes())
+    h.update(angles.numpy().tobytes())
+    for t in module.model.features.state_dict().values():
+        h.update(t.cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def _cached(cache_dir: str | None, name: str, key: str, compute) -> torch.Tensor:
+    if cache_dir is None:
+        return compute()
+    file = Path(cache_dir) / f"{name}-{key}.pt"
+    if file.is_file():
+        try:
+            return torch.load(file, map_location="cpu", weights_only=True)
+        except Exception:
+            file.unlink(missing_ok=True)
+    value = compute()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(f".tmp{os.getpid()}")
+    torch.save(value, tmp)
+    os.replace(tmp, file)
+    return value
+
+
+def cache_test_features(module: DifferLightning, test_set: MVTecDataset, device, cache_dir=None,
+                        batch_images: int = 4) -> None:
+    """Compute the T test views of every test image once; the dataset then serves vectors."""
+    angles = module.test_angles(torch.arange(len(test_set)))
+    key = _key(module, test_set.images, angles, "test")
+    feats = _cached(cache_dir, "test-features", key,
+                    lambda: embed_stack(module.model, test_set.images, angles, device, batch_images))
+    test_set.use_features(feats)
+
+
+def cache_train_features(module: DifferLightning, train_set: MVTecDataset, bank_views: int, seed: int,
+                         device, cache_dir=None, batch_images: int = 4) -> None:
+    """Compute ``bank_views`` seeded random rotations of every training image once."""
+    if module.hparams.brightness or module.hparams.contrast or module.hparams.saturation:
+        raise ValueError("the training feature bank does not hold colour-jittered views: set "
+                         "feature_cache.train=false to train with jitter")
+    g = torch.Generator().manual_seed(seed * 31 + 17)
+    angles = random_angles((len(train_set), bank_views), g)
+    key = _key(module, train_set.images, angles, f"train:{bank_views}:{seed}")
+    feats = _cached(cache_dir, "train-features", key,
+                    lambda: embed_stack(module.model, train_set.images, angles, device, batch_images))
+    train_set.use_features(feats)

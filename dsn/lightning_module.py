@@ -1,0 +1,138 @@
+"""The thin Lightning wrapper: optimisation, per-step view sampling, scoring and AUROC logging.
+
+All model computation lives in :class:`dsn.model.DifferModel`; this class only decides which
+views a step sees, what is logged, and how the flow is optimised. Hyperparameters are plain
+values (``save_hyperparameters``), so ``DifferLightning.load_from_checkpoint(path)`` rebuilds the
+model without Hydra.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import lightning as L
+import torch
+
+from dsn.metrics import UndefinedAUROC, image_auroc
+from dsn.model import DifferModel, nll_loss
+from dsn.model.views import fixed_angles, random_angles
+
+
+class DifferLightning(L.LightningModule):
+    def __init__(self, backbone: str = "squeezenet1_1", n_features: int = 128, n_scales: int = 3,
+                 weights: str | None = "imagenet", n_blocks: int = 8, hidden: int = 2048,
+                 clamp: float = 3.0, rotation_mode: str = "nearest", scale_mode: str = "nearest",
+                 chunk: int = 64, train_views: int = 4, test_views: int = 64,
+                 test_angles: str = "fixed", brightness: float = 0.0, contrast: float = 0.0,
+                 saturation: float = 0.0, lr: float = 2e-4, betas: tuple[float, float] = (0.8, 0.8),
+                 eps: float = 1e-4, weight_decay: float = 1e-5, seed: int = 0, category: str = "",
+                 name: str = "differsqueezenet"):
+        super().__init__()
+        if test_angles not in ("fixed", "random"):
+            raise ValueError(f"model.test_angles must be 'fixed' or 'random', got '{test_angles}'")
+        betas = tuple(float(b) for b in betas)  # plain values only: checkpoints load with weights_only
+        self.save_hyperparameters()
+        self.model = DifferModel(backbone, n_features, n_scales, weights, n_blocks, hidden, clamp,
+                                 rotation_mode, scale_mode, chunk)
+        self._scores: list[torch.Tensor] = []
+        self._labels: list[torch.Tensor] = []
+        self.test_scores: torch.Tensor | None = None
+        self.test_labels: torch.Tensor | None = None
+        self.curve: list[tuple[int, float]] = []
+
+    # ---- views -------------------------------------------------------------------------
+    def _step_generator(self) -> torch.Generator:
+        """Randomness of one training step, a function of (seed, global_step): resumable."""
+        return torch.Generator().manual_seed(self.hparams.seed * 7_919 + self.global_step)
+
+    def test_angles(self, indices: torch.Tensor) -> torch.Tensor:
+        """The T test rotations of each test image [B] -> [B, T] degrees (same for every run)."""
+        t = self.hparams.test_views
+        if self.hparams.test_angles == "fixed":
+            return fixed_angles(t).expand(len(indices), t)
+        gens = [torch.Generator().manual_seed(self.hparams.seed * 100_003 + int(i)) for i in indices]
+        return torch.stack([random_angles((t,), g) for g in gens])
+
+    def train_features(self, batch: dict) -> torch.Tensor:
+        """[B, k, F] features of k training views per image, drawn afresh every step."""
+        k, g = self.hparams.train_views, self._step_generator()
+        if "features" in batch:  # cached bank of V views per image: pick k distinct ones
+            bank = batch["features"]
+            b, v, f = bank.shape
+            if v < k:
+                raise ValueError(f"the feature bank holds {v} views per image, fewer than "
+                                 f"model.train_views={k}: raise data.bank_views")
+            pick = torch.rand(b, v, generator=g).argsort(dim=1)[:, :k].to(bank.device)
+            return bank.gather(1, pick.unsqueeze(-1).expand(b, k, f))
+        images = batch["image"]
+        angles = random_angles((images.shape[0], k), g).to(images.device)
+        hp = self.hparams
+        return self.model.embed(images, angles, hp.brightness, hp.contrast, hp.saturation, g)
+
+    def score_batch(self, batch: dict) -> torch.Tensor:
+        """Anomaly scores of a test batch, from cached test features or from the images."""
+        if "features" in batch:
+            return self.model.score_features(batch["features"])
+        return self.model.score(batch["image"], self.test_angles(batch["index"].cpu()).to(self.device))
+
+    # ---- loops -------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        feats = self.train_features(batch)
+        z, logdet = self.model(feats.reshape(-1, feats.shape[-1]))
+        loss = nll_loss(z, logdet)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step}: "
+                f"the flow diverged. The last checkpoint is kept; lower optimizer.lr (now {self.hparams.lr}) "
+                f"or model.clamp (now {self.hparams.clamp}) and resume or restart")
+        self.log("train/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=feats.shape[0])
+        return loss
+
+    def _collect(self, batch: dict) -> None:
+        self._scores.append(self.score_batch(batch).detach().float().cpu())
+        self._labels.append(batch["label"].cpu())
+
+    def _gather(self) -> tuple[torch.Tensor, torch.Tensor]:
+        scores, labels = torch.cat(self._scores), torch.cat(self._labels)
+        self._scores, self._labels = [], []
+        return scores, labels
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._collect(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        """Learning curve on the test set: logged for plots, never used to select anything."""
+        scores, labels = self._gather()
+        if self.trainer.sanity_checking:
+            return
+        try:
+            auroc = image_auroc(scores, labels)
+        except UndefinedAUROC:
+            return
+        self.curve.append((self.current_epoch + 1, auroc))
+        self.log("curve/test_auroc", auroc)
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._collect(batch)
+
+    def on_test_epoch_end(self) -> None:
+        self.test_scores, self.test_labels = self._gather()
+        try:
+            auroc = image_auroc(self.test_scores, self.test_labels)
+        except UndefinedAUROC as err:
+            warnings.warn(str(err))
+            return
+        self.log("test/auroc", auroc)
+        if self.hparams.category:
+            self.log(f"test/auroc/{self.hparams.category}", auroc)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        return torch.optim.Adam(self.model.flow.parameters(), lr=hp.lr, betas=tuple(hp.betas), eps=hp.eps,
+                                weight_decay=hp.weight_decay)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["curve"] = list(self.curve)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.curve = [tuple(c) for c in checkpoint.get("curve", [])]

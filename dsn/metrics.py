@@ -1,0 +1,38 @@
+"""Image AUROC that is correct for raw anomaly scores of any magnitude.
+
+torchmetrics treats predictions outside [0, 1] as logits and applies a sigmoid; NLL scores in
+the hundreds then all become 1.0, ties everywhere, and the AUROC collapses towards 0.5. AUROC
+depends only on the order of the scores, so we hand torchmetrics their dense ranks scaled into
+[0, 1]: same order, same ties, no sigmoid.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics.functional.classification import binary_auroc
+
+
+class UndefinedAUROC(ValueError):
+    """AUROC needs both good and defective images; the message says which are missing."""
+
+
+def rank_scale(scores: torch.Tensor) -> torch.Tensor:
+    """Dense ranks of ``scores`` mapped to [0, 1] (equal scores get equal values)."""
+    uniq, inverse = torch.unique(scores.double(), return_inverse=True)
+    return inverse.double() / max(len(uniq) - 1, 1)
+
+
+def image_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Area under the ROC curve of ``scores`` (higher = more anomalous) against 0/1 ``labels``."""
+    scores, labels = scores.detach().flatten().cpu(), labels.detach().flatten().cpu().long()
+    if scores.shape != labels.shape:
+        raise ValueError(f"{scores.numel()} scores for {labels.numel()} labels")
+    if not torch.isfinite(scores).all():
+        raise ValueError("anomaly scores contain NaN or inf: the flow diverged; retrain with a lower "
+                         "optimizer.lr or check the input images")
+    n_bad, n_good = int((labels == 1).sum()), int((labels == 0).sum())
+    if n_bad == 0 or n_good == 0:
+        missing = "defective" if n_bad == 0 else "good"
+        raise UndefinedAUROC(f"AUROC is undefined: the test set has no {missing} images "
+                             f"({n_good} good, {n_bad} defective)")
+    return float(binary_auroc(rank_scale(scores), labels))

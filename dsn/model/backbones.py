@@ -1,0 +1,121 @@
+"""Frozen ImageNet backbones, cut at the layer whose output width is the requested feature count.
+
+"Number of features" is one of the paper's search dimensions. The only reading that makes it a
+real dimension is to tap the backbone where its channel count equals that number (SqueezeNet 1.1
+reaches 128 channels after ``features[:5]``, the DifferSqueezeNet setting). Each backbone lists
+its taps explicitly; asking for any other width is an error naming the valid ones.
+
+Weights come either from torchvision's weights enum (downloads, as users expect) or from a local
+file (offline / air-gapped machines), loaded with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+import torchvision
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """How to build one backbone and where each supported width can be tapped."""
+
+    build: Callable[[], nn.Module]  # torchvision constructor, no weights
+    weights_enum: Callable[[], object]  # torchvision's ImageNet weights enum member
+    taps: dict[int, int]  # output width -> number of leading ``features`` layers to keep
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    # layers: conv,relu,pool,fire2(128),fire3(128),pool,fire4(256),fire5(256),pool,
+    #         fire6(384),fire7(384),fire8(512),fire9(512)
+    "squeezenet1_1": BackboneSpec(
+        build=lambda: torchvision.models.squeezenet1_1(weights=None),
+        weights_enum=lambda: torchvision.models.SqueezeNet1_1_Weights.IMAGENET1K_V1,
+        taps={64: 2, 128: 5, 256: 8, 384: 11, 512: 13},
+    ),
+    # layers: conv(64),relu,pool,conv(192),relu,pool,conv(384),relu,conv(256),relu,conv(256),relu,pool
+    # 256 is the whole ``features`` block, as DifferNet uses it.
+    "alexnet": BackboneSpec(
+        build=lambda: torchvision.models.alexnet(weights=None),
+        weights_enum=lambda: torchvision.models.AlexNet_Weights.IMAGENET1K_V1,
+        taps={64: 3, 192: 6, 384: 8, 256: 13},
+    ),
+}
+
+
+def valid_widths(name: str) -> list[int]:
+    """The feature counts ``name`` can be tapped at, sorted."""
+    return sorted(_spec(name).taps)
+
+
+def _spec(name: str) -> BackboneSpec:
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone '{name}': choose one of {sorted(BACKBONES)} (setting model.backbone)")
+    return BACKBONES[name]
+
+
+def build_backbone(name: str, n_features: int, weights: str | None = "imagenet") -> nn.Sequential:
+    """Return the frozen, eval-mode ``features[:tap]`` of backbone ``name`` with ``n_features`` outputs.
+
+    ``weights``: ``"imagenet"`` (torchvision's enum; downloads on first use), a path to a local
+    state-dict file, or ``"none"``/``None`` for random initialisation (tests and debugging only).
+    """
+    spec = _spec(name)
+    if n_features not in spec.taps:
+        raise ValueError(
+            f"backbone '{name}' has no layer of width {n_features} (setting model.n_features); "
+            f"valid widths: {valid_widths(name)}"
+        )
+    tap = spec.taps[n_features]
+    full = spec.build()
+    if weights in (None, "none", "random"):
+        pass
+    elif weights == "imagenet":
+        full.load_state_dict(spec.weights_enum().get_state_dict(progress=True))
+    else:
+        _load_features_file(full, Path(weights), name, tap)
+    trunk = nn.Sequential(*list(full.features.children())[:tap])
+    freeze(trunk)
+    return trunk
+
+
+def freeze(module: nn.Module) -> None:
+    """Eval mode and no gradients for the parameters: the backbone is never trained."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+
+
+def _load_features_file(full: nn.Module, path: Path, name: str, tap: int) -> None:
+    """Load the ``features.*`` tensors of a local weights file into ``full``; other layers may be absent."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"weights file {path} does not exist (setting model.weights): give a path to a "
+            f"torchvision state dict for '{name}', or 'imagenet' to download"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle errors, truncated files, non-torch files
+        raise ValueError(f"weights file {path} cannot be read as a tensor state dict ({err}); "
+                         f"expected torchvision's '{name}' weights (setting model.weights)") from err
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"weights file {path} is not a state dict of tensors (setting model.weights)")
+    expected = full.state_dict()
+    foreign = sorted(k for k in state if k not in expected)
+    if foreign:
+        raise ValueError(f"weights file {path} does not fit backbone '{name}': unexpected keys "
+                         f"{foreign[:5]}{' ...' if len(foreign) > 5 else ''} (setting model.weights)")
+    needed = [k for k in expected if k.startswith("features.") and int(k.split(".")[1]) < tap]
+    missing = [k for k in needed if k not in state]
+    if missing:
+        raise ValueError(f"weights file {path} lacks {len(missing)} tensors backbone '{name}' needs, "
+                         f"e.g. {missing[:3]} (setting model.weights)")
+    for k in state:
+        if state[k].shape != expected[k].shape:
+            raise ValueError(f"weights file {path}: tensor {k} has shape {tuple(state[k].shape)}, backbone "
+                             f"'{name}' needs {tuple(expected[k].shape)} (setting model.weights)")
+    full.load_state_dict(state, strict=False)

@@ -1,0 +1,29 @@
+"""The content of a run's metrics file: what was trained, on what, and how well."""
+
+from __future__ import annotations
+
+from dsn.data.dataset import MVTecDataset
+from dsn.lightning_module import DifferLightning
+from dsn.metrics import UndefinedAUROC, image_auroc
+from dsn.run_files import peak_memory_mb
+
+
+def run_metrics(module: DifferLightning, test_set: MVTecDataset, epochs: int, wall_time_s: float) -> dict:
+    hp = module.hparams
+    out = {
+        "category": hp.category, "model": hp.name, "backbone": hp.backbone, "n_features": hp.n_features,
+        "n_scales": hp.n_scales, "n_blocks": hp.n_blocks, "hidden": hp.hidden, "seed": hp.seed,
+        "test_views": hp.test_views, "epochs": epochs, "wall_time_s": round(wall_time_s, 1),
+        "n_test_good": int((test_set.labels == 0).sum()), "n_test_defective": int((test_set.labels == 1).sum()),
+        "flow_params": sum(p.numel() for p in module.model.flow.parameters()),
+        "backbone_params": sum(p.numel() for p in module.model.features.parameters()),
+        "curve_test_auroc": [list(c) for c in module.curve],
+        **peak_memory_mb(),
+    }
+    try:
+        out["auroc"] = image_auroc(module.test_scores, module.test_labels)
+    except UndefinedAUROC as err:
+        out["auroc"], out["auroc_note"] = None, str(err)
+    out["scores"] = [round(float(s), 6) for s in module.test_scores]
+    out["labels"] = [int(x) for x in module.test_labels]
+    return out

@@ -1,0 +1,91 @@
+"""Shared fixtures: the real data and weights in ../shared, and tiny synthetic MVTec trees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+MVTEC = SHARED / "data" / "mvtec_ad"
+SQUEEZENET_WEIGHTS = SHARED / "weights" / "squeezenet1_1_imagenet.pth"
+ALEXNET_WEIGHTS = SHARED / "weights" / "alexnet_features_imagenet.pth"
+
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is not here (the project's shared data and weights)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mvtec_root() -> Path:
+    return _need(MVTEC / "bottle").parent
+
+
+@pytest.fixture(scope="session")
+def squeezenet_weights() -> Path:
+    return _need(SQUEEZENET_WEIGHTS)
+
+
+@pytest.fixture(scope="session")
+def alexnet_weights() -> Path:
+    return _need(ALEXNET_WEIGHTS)
+
+
+def write_image(path: Path, rng: np.random.Generator, size=(40, 32), mode="RGB", bright=0) -> Path:
+    """A random image file (textured noise) in ``mode``; ``bright`` shifts it (a 'defect')."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.clip(rng.normal(100 + bright, 30, size=(size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    img = Image.fromarray(arr, "RGB")
+    if mode == "I;16":
+        img = Image.fromarray(arr[..., 0].astype(np.uint16) * 257)
+    elif mode != "RGB":
+        img = img.convert(mode)
+    img.save(path)
+    return path
+
+
+def make_tree(root: Path, category="toy", n_train=6, n_good=3, n_bad=3, size=(40, 32), seed=0) -> Path:
+    """A tiny MVTec-layout category: train/good, test/good, test/scratch (+ masks)."""
+    rng = np.random.default_rng(seed)
+    cat = root / category
+    for i in range(n_train):
+        write_image(cat / "train" / "good" / f"{i:03d}.png", rng, size)
+    for i in range(n_good):
+        write_image(cat / "test" / "good" / f"{i:03d}.png", rng, size)
+    for i in range(n_bad):
+        write_image(cat / "test" / "scratch" / f"{i:03d}.png", rng, size, bright=80)
+        mask = np.zeros((size[1], size[0]), np.uint8)
+        mask[: size[1] // 2] = 255
+        (cat / "ground_truth" / "scratch").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(mask).save(cat / "ground_truth" / "scratch" / f"{i:03d}_mask.png")
+    return root
+
+
+@pytest.fixture
+def toy_root(tmp_path: Path) -> Path:
+    return make_tree(tmp_path / "data")
+
+
+def compose(config_name: str, overrides: list[str], out_dir: Path):
+    """Compose a dsn config in-process, as the entry points would, with outputs in ``out_dir``."""
+    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from dsn import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = hydra_compose(config_name, overrides=overrides, return_hydra_config=True)
+    HydraConfig().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out_dir)
+        cfg.paths.log_dir = str(out_dir)
+        cfg.paths.cache_dir = str(out_dir / "cache")
+    return cfg

@@ -1,0 +1,34 @@
+"""Config composition: both paper presets, the debug preset, and what they build."""
+
+import pytest
+from hydra.utils import instantiate
+
+from conftest import compose
+
+
+@pytest.mark.parametrize("preset, backbone, width, flow_in", [
+    ("differsqueezenet", "squeezenet1_1", 128, 384), ("differnet", "alexnet", 256, 768)])
+def test_paper_presets(tmp_path, preset, backbone, width, flow_in):
+    cfg = compose("train", [f"model={preset}", "model.weights=none"], tmp_path)
+    assert cfg.model.backbone == backbone and cfg.model.n_features == width
+    assert (cfg.model.n_blocks, cfg.model.hidden, cfg.model.clamp) == (8, 2048, 3.0)
+    assert (cfg.model.lr, list(cfg.model.betas), cfg.model.eps, cfg.model.weight_decay) == (2e-4, [0.8, 0.8], 1e-4, 1e-5)
+    assert (cfg.data.batch_size * cfg.model.train_views, cfg.model.test_views) == (96, 64)
+    assert cfg.trainer.max_epochs == 192 and cfg.trainer.check_val_every_n_epoch == 8
+    assert cfg.logger.wandb.offline is True
+    module = instantiate(cfg.model, seed=0, category="bottle")
+    assert module.model.n_flow_features == flow_in
+
+
+def test_debug_preset_is_tiny(tmp_path):
+    cfg = compose("train", ["debug=default"], tmp_path)
+    assert cfg.trainer.max_epochs <= 2 and cfg.model.hidden <= 64 and cfg.data.image_size <= 64
+    assert cfg.model.weights == "none" and "wandb" not in cfg.logger
+
+
+def test_eval_config_requires_a_checkpoint(tmp_path):
+    from omegaconf.errors import MissingMandatoryValue
+
+    cfg = compose("eval", [], tmp_path)
+    with pytest.raises(MissingMandatoryValue):
+        _ = cfg.ckpt_path

@@ -1,0 +1,71 @@
+"""Training and evaluation in-process on a tiny tree: metrics, checkpoints, reload, resume."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import compose
+from dsn.checkpoints import load_module
+from dsn.evaluate import evaluate
+from dsn.train import train
+
+DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3"]
+
+
+def run(tmp_path, toy_root, *extra):
+    cfg = compose("train", DEBUG + [f"data.root={toy_root}", *extra], tmp_path)
+    return cfg, train(cfg)
+
+
+def test_debug_training_writes_metrics_and_checkpoint(tmp_path, toy_root):
+    cfg, metrics = run(tmp_path, toy_root)
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["auroc"] == metrics["auroc"] and 0.0 <= metrics["auroc"] <= 1.0
+    assert metrics["epochs"] == 2 and metrics["category"] == "toy" and metrics["seed"] == 0
+    assert metrics["n_test_good"] == 3 and metrics["n_test_defective"] == 3
+    assert len(metrics["curve_test_auroc"]) == 2
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "csv").is_dir()
+
+
+def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root):
+    cfg, metrics = run(tmp_path, toy_root)
+    module = load_module(tmp_path / "checkpoints" / "last.ckpt")
+    assert module.hparams.n_blocks == 2 and module.trained_epochs == 2
+    ev_cfg = compose("eval", [f"data.root={toy_root}", "data.category=toy", "data.image_size=32",
+                              f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", "trainer.accelerator=cpu"],
+                     tmp_path / "eval")
+    ev = evaluate(ev_cfg)
+    assert ev["auroc"] == pytest.approx(metrics["auroc"])
+    assert ev["scores"] == pytest.approx(metrics["scores"], rel=1e-5)
+
+
+def test_plain_path_trains_too(tmp_path, toy_root):
+    _, metrics = run(tmp_path, toy_root, "feature_cache.train=false")
+    assert metrics["train_path"] == "plain" and metrics["epochs"] == 2
+
+
+def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, toy_root):
+    _, full = run(tmp_path / "full", toy_root, "trainer.max_epochs=3")
+    run(tmp_path / "cut", toy_root, "trainer.max_epochs=1")  # "interrupted" after epoch 1
+    _, resumed = run(tmp_path / "cut", toy_root, "trainer.max_epochs=3")  # picks up last.ckpt
+    assert resumed["epochs"] == 3
+    assert resumed["scores"] == pytest.approx(full["scores"], rel=1e-5)
+
+
+def test_nan_loss_stops_with_a_message(tmp_path, toy_root, monkeypatch):
+    import dsn.lightning_module as lm
+
+    monkeypatch.setattr(lm, "nll_loss", lambda z, logdet: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(FloatingPointError, match="optimizer.lr|model.clamp"):
+        run(tmp_path, toy_root)
+
+
+def test_test_set_without_defects_reports_no_auroc(tmp_path):
+    from conftest import make_tree
+
+    root = make_tree(tmp_path / "d", n_bad=0)
+    cfg = compose("train", DEBUG + [f"data.root={root}"], tmp_path / "out")
+    metrics = train(cfg)
+    assert metrics["auroc"] is None and "no defective" in metrics["auroc_note"]

@@ -1,0 +1,60 @@
+"""Views: our batched rotation agrees with torchvision's, and features of a view are the same
+whichever way (one image, a batch, a bank) they are computed."""
+
+import pytest
+import torch
+import torchvision.transforms.v2.functional as TF
+
+from dsn.model import DifferModel
+from dsn.model.bank import embed_stack
+from dsn.model.views import fixed_angles, jitter, rotate
+
+
+@pytest.mark.parametrize("angle", [90.0, 180.0, -90.0])
+def test_right_angle_rotations_are_exact(angle):
+    img = torch.rand(1, 3, 16, 16)
+    ours = rotate(img, torch.tensor([angle]))
+    ref = torch.rot90(img, k=int(angle // 90) % 4, dims=(2, 3))
+    torch.testing.assert_close(ours, ref)
+
+
+@pytest.mark.parametrize("angle", [33.0, -127.0])
+def test_rotation_agrees_with_torchvision(angle):
+    g = torch.Generator().manual_seed(0)
+    img = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8, generator=g), size=64, mode="bilinear")
+    ours = rotate(img, torch.tensor([angle]), "bilinear")
+    ref = TF.rotate(img, angle, interpolation=TF.InterpolationMode.BILINEAR)
+    inner = (slice(None), slice(None), slice(16, 48), slice(16, 48))  # away from the filled corners
+    assert (ours[inner] - ref[inner]).abs().mean() < 0.01
+
+
+def test_each_image_gets_its_own_angle():
+    img = torch.rand(1, 3, 12, 12).expand(3, 3, 12, 12)
+    out = rotate(img, torch.tensor([0.0, 90.0, 180.0]))
+    torch.testing.assert_close(out[0], img[0])
+    torch.testing.assert_close(out[1], torch.rot90(img[0], 1, (1, 2)))
+    torch.testing.assert_close(out[2], torch.rot90(img[0], 2, (1, 2)))
+
+
+def test_fixed_angles_cover_the_circle():
+    torch.testing.assert_close(fixed_angles(4), torch.tensor([0.0, 90.0, 180.0, 270.0]))
+
+
+def test_jitter_off_is_identity_and_on_changes_images():
+    img = torch.rand(4, 3, 8, 8)
+    torch.testing.assert_close(jitter(img, 0, 0, 0), img)
+    out = jitter(img, 0.5, 0.5, 0.5, torch.Generator().manual_seed(1))
+    assert not torch.allclose(out, img) and out.min() >= 0 and out.max() <= 1
+
+
+def test_cached_and_uncached_features_are_the_same_view(squeezenet_weights):
+    """The bank (many images, many views, chunked) equals per-image, per-view embedding."""
+    model = DifferModel(weights=str(squeezenet_weights), n_blocks=1, hidden=8, chunk=5)
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (3, 3, 96, 96), dtype=torch.uint8, generator=g)
+    angles = torch.rand(3, 4, generator=g) * 360 - 180
+    bank = embed_stack(model, images, angles, batch_images=2)
+    for i in range(3):
+        for v in range(4):
+            one = model.embed(images[i:i + 1], angles[i:i + 1, v:v + 1])[0, 0]
+            torch.testing.assert_close(bank[i, v], one, rtol=1e-4, atol=1e-5)
