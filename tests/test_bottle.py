@@ -1,0 +1,27 @@
+"""The real thing, small: DifferSqueezeNet with the real ImageNet SqueezeNet weights on the real
+MVTec AD ``bottle`` images separates defective from good bottles.
+
+The schedule is cut to about a minute on a 2-core CPU (448 px as in the paper, but a narrower,
+shallower flow, 8 passes, 4 cached training views and 8 test rotations per image); see the
+bound's justification below.
+"""
+
+from conftest import compose
+from dsn.train import train
+
+# Measured on this configuration (seed 0, 2026-11-28, 2-core CPU, about 80 s): AUROC 0.852;
+# chance is 0.5; the paper reports 1.00 for the full 192-pass schedule with a 2048-wide flow.
+AUROC_BOUND = 0.75
+
+
+def test_bottle_separates_defects(tmp_path, mvtec_root, squeezenet_weights):
+    cfg = compose("train", [
+        f"data.root={mvtec_root}", "data.category=bottle", f"model.weights={squeezenet_weights}",
+        "logger=csv", "trainer.accelerator=cpu", "trainer.max_epochs=32", "trainer.enable_progress_bar=false",
+        "model.hidden=512", "model.n_blocks=4", "model.test_views=8", "feature_cache.bank_views=8",
+    ], tmp_path)
+    metrics = train(cfg)
+    assert metrics["n_test_good"] == 20 and metrics["n_test_defective"] == 63
+    # Measured: 0.852 at the last epoch (curve 0.74, 0.87, 0.86, 0.85 at epochs 8-32). The bound keeps
+    # a 0.1 margin below that and 0.25 above chance: a broken tap, rotation, pooling or flow gives ~0.5.
+    assert metrics["auroc"] > AUROC_BOUND, metrics["auroc"]
