@@ -36,3 +36,9 @@ def image_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
         raise UndefinedAUROC(f"AUROC is undefined: the test set has no {missing} images "
                              f"({n_good} good, {n_bad} defective)")
     return float(binary_auroc(rank_scale(scores), labels))
+
+
+def pixel_auroc(maps: torch.Tensor, masks: torch.Tensor) -> float:
+    """AUROC of anomaly-map values against ground-truth pixels, pooled over all test images
+    (good images contribute their all-zero masks). maps [N, H, W], masks [N, 1|-, H, W]."""
+    return image_auroc(maps.flatten(), masks.flatten())

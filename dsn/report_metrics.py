@@ -18,6 +18,7 @@ def run_metrics(module: DifferLightning, test_set: MVTecDataset, epochs: int, wa
         "flow_params": sum(p.numel() for p in module.model.flow.parameters()),
         "backbone_params": sum(p.numel() for p in module.model.features.parameters()),
         "curve_test_auroc": [list(c) for c in module.curve],
+        **module.fit_stats,
         **peak_memory_mb(),
     }
     try:

@@ -18,6 +18,7 @@ from dsn.builders import (build_datamodule, build_module, build_trainer, compute
                           log_config)
 from dsn.feature_cache import cache_test_features, cache_train_features
 from dsn.report_metrics import run_metrics
+from dsn.run_figures import write_run_figures
 from dsn.run_files import write_json
 
 
@@ -32,6 +33,7 @@ def train(cfg: DictConfig) -> dict:
     if fc.train:
         cache_train_features(module, datamodule.train_set, fc.bank_views, cfg.seed, device, fc.dir, fc.batch_images)
     cache_test_features(module, datamodule.test_set, device, fc.dir, fc.batch_images)
+    cache_time = time.monotonic() - start
 
     trainer = build_trainer(cfg)
     log_config(trainer, cfg)
@@ -42,7 +44,13 @@ def train(cfg: DictConfig) -> dict:
         trainer.test(module, datamodule=datamodule, verbose=False)
         metrics = run_metrics(module, datamodule.test_set, trainer.current_epoch, time.monotonic() - start)
         metrics["train_path"] = "cached" if fc.train else "plain"
+        metrics["cache_time_s"] = round(cache_time, 1)
+        metrics["precision"] = str(cfg.trainer.precision)
         metrics["checkpoint"] = str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+        fig = cfg.get("figures")
+        if fig and fig.enabled:
+            metrics.update(write_run_figures(module, datamodule.test_set, cfg.paths.output_dir, trainer.loggers,
+                                             fig.gradient_maps, fig.map_rotations, fig.pixel_auroc))
         write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
     for lg in trainer.loggers:
         lg.finalize("success")

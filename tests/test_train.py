@@ -27,6 +27,8 @@ def test_debug_training_writes_metrics_and_checkpoint(tmp_path, toy_root):
     assert len(metrics["curve_test_auroc"]) == 2
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert (tmp_path / "csv").is_dir()
+    assert {"roc.png", "score_histogram.png", "gradient_maps.png"} <= {p.name for p in (tmp_path / "figures").iterdir()}
+    assert 0.0 <= metrics["pixel_auroc"] <= 1.0  # debug preset maps every test image
 
 
 def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root):

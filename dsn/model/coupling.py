@@ -45,7 +45,10 @@ class SoftClampAffineCoupling(AffineCouplingTransform):
         super().__init__(mask, lambda n_in, n_out: Subnet(n_in, n_out, hidden))
 
     def _log_scale_and_shift(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # float32 from here on, also under bf16 autocast: the affine map and its log-det stay
+        # exact for the subnet's output, so the flow remains exactly invertible
         n = self.num_transform_features
+        params = params.float()
         return soft_clamp(params[:, n:], self.clamp), params[:, :n]
 
     def _coupling_transform_forward(self, inputs, transform_params):

@@ -41,7 +41,14 @@ class MultiScaleFeatures(nn.Module):
         for s in range(self.n_scales):
             xs = x if s == 0 else F.interpolate(x, size=(h // 2**s, w // 2**s), mode=self.scale_mode)
             xs = xs.contiguous(memory_format=torch.channels_last)
-            pooled.append(self.backbone(xs).mean(dim=(2, 3)))
+            try:
+                fmap = self.backbone(xs)
+            except RuntimeError as err:
+                if "too small" not in str(err):
+                    raise
+                raise ValueError(f"a {xs.shape[-2]}x{xs.shape[-1]} px input (scale {s} of {self.n_scales}) is too "
+                                 f"small for this backbone: raise data.image_size or lower model.n_scales") from err
+            pooled.append(fmap.mean(dim=(2, 3)))
         return torch.cat(pooled, dim=1)
 
     def train(self, mode: bool = True) -> "MultiScaleFeatures":

@@ -32,7 +32,7 @@ class DifferModel(nn.Module):
     def __init__(self, backbone: str = "squeezenet1_1", n_features: int = 128, n_scales: int = 3,
                  weights: str | None = "imagenet", n_blocks: int = 8, hidden: int = 2048,
                  clamp: float = 3.0, rotation_mode: str = "nearest", scale_mode: str = "nearest",
-                 chunk: int = 64):
+                 chunk: int = 16):
         super().__init__()
         self.features = MultiScaleFeatures(build_backbone(backbone, n_features, weights), n_features,
                                            n_scales, scale_mode)

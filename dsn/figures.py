@@ -1,0 +1,63 @@
+"""Figures of a run, as PNG files: ROC curve, score histogram (the paper's Figs 4-7) and gradient
+maps beside the image and its ground-truth mask (Fig. 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torchmetrics.functional.classification import binary_roc  # noqa: E402
+
+from dsn.metrics import image_auroc, rank_scale  # noqa: E402
+
+
+def roc_curve_png(scores: torch.Tensor, labels: torch.Tensor, title: str, path: Path) -> Path:
+    fpr, tpr, _ = binary_roc(rank_scale(scores).float(), labels.long())
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot(fpr.numpy(), tpr.numpy(), lw=2, label=f"AUROC {image_auroc(scores, labels):.3f}")
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def score_histogram_png(scores: torch.Tensor, labels: torch.Tensor, title: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    bins = torch.linspace(float(scores.min()), float(scores.max()), 31).numpy()
+    ax.hist(scores[labels == 0].numpy(), bins=bins, alpha=0.6, label="good")
+    ax.hist(scores[labels == 1].numpy(), bins=bins, alpha=0.6, label="defective")
+    ax.set(xlabel="anomaly score (mean z²)", ylabel="images", title=title)
+    ax.legend()
+    return _save(fig, path)
+
+
+def gradient_maps_png(images: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor, titles: list[str],
+                      path: Path) -> Path:
+    """One row per image: the image, its gradient map over it, the ground-truth mask."""
+    n = len(images)
+    fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n), squeeze=False)
+    for row, (img, m, mask, t) in enumerate(zip(images, maps, masks, titles)):
+        rgb = img.permute(1, 2, 0).numpy()
+        axes[row, 0].imshow(rgb)
+        axes[row, 0].set_title(t, fontsize=8)
+        axes[row, 1].imshow(rgb)
+        axes[row, 1].imshow(m.numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+        axes[row, 1].set_title("gradient map", fontsize=8)
+        axes[row, 2].imshow(mask.squeeze(0).numpy(), cmap="gray", vmin=0, vmax=1)
+        axes[row, 2].set_title("ground truth", fontsize=8)
+        for ax in axes[row]:
+            ax.axis("off")
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

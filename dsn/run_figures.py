@@ -1,0 +1,60 @@
+"""After testing: the run's figures, gradient maps and pixel AUROC, saved and sent to the loggers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from dsn.data.dataset import MVTecDataset
+from dsn.figures import gradient_maps_png, roc_curve_png, score_histogram_png
+from dsn.lightning_module import DifferLightning
+from dsn.metrics import UndefinedAUROC, pixel_auroc
+from dsn.model.gradient_maps import gradient_map
+
+
+def write_run_figures(module: DifferLightning, test_set: MVTecDataset, out_dir: str | Path, loggers=(),
+                      gradient_maps: int = 6, map_rotations: int = 64, with_pixel_auroc: bool = False) -> dict:
+    """Save ROC, histogram and gradient-map figures under ``out_dir/figures``; return extra metrics."""
+    out = Path(out_dir) / "figures"
+    hp, scores, labels = module.hparams, module.test_scores, module.test_labels
+    name = f"{hp.name} {hp.category} seed {hp.seed}"
+    files, extra = [], {}
+    if bool((labels == 0).any()) and bool((labels == 1).any()):
+        files.append(roc_curve_png(scores, labels, f"ROC: {name}", out / "roc.png"))
+    files.append(score_histogram_png(scores, labels, f"scores: {name}", out / "score_histogram.png"))
+
+    model = module.model.eval()
+    chosen = _spread_defective(test_set, gradient_maps)
+    todo = range(len(test_set)) if with_pixel_auroc else chosen
+    maps = {i: gradient_map(model, test_set.images[i], map_rotations).cpu() for i in todo}
+    if chosen:
+        titles = [f"{test_set.samples[i].defect} / {test_set.samples[i].path.name}  score {scores[i]:.2f}"
+                  for i in chosen]
+        files.append(gradient_maps_png(test_set.images[chosen], torch.stack([maps[i] for i in chosen]),
+                                       test_set.masks[chosen], titles, out / "gradient_maps.png"))
+    if with_pixel_auroc:
+        try:
+            extra["pixel_auroc"] = pixel_auroc(torch.stack([maps[i] for i in todo]), test_set.masks)
+        except UndefinedAUROC as err:
+            extra["pixel_auroc"], extra["pixel_auroc_note"] = None, str(err)
+        extra["map_rotations"] = map_rotations
+    for lg in loggers:
+        if hasattr(lg, "log_image"):  # W&B
+            lg.log_image(key="figures", images=[str(f) for f in files], caption=[f.stem for f in files])
+    extra["figures"] = [str(f) for f in files]
+    return extra
+
+
+def _spread_defective(test_set: MVTecDataset, n: int) -> list[int]:
+    """Up to ``n`` defective images, taken round-robin over the defect types."""
+    by_type: dict[str, list[int]] = {}
+    for i, s in enumerate(test_set.samples):
+        if s.label == 1:
+            by_type.setdefault(s.defect, []).append(i)
+    picked, queues = [], list(by_type.values())
+    while len(picked) < n and any(queues):
+        for q in queues:
+            if q and len(picked) < n:
+                picked.append(q.pop(0))
+    return sorted(picked)

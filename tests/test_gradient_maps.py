@@ -1,0 +1,18 @@
+"""Gradient maps: normalised, and rotated back correctly (a map follows its image's rotation)."""
+
+import torch
+
+from dsn.model import DifferModel
+from dsn.model.gradient_maps import gradient_map
+
+
+def test_map_is_normalised_and_follows_the_image():
+    torch.manual_seed(0)
+    model = DifferModel(weights="none", n_blocks=1, hidden=16)
+    img = torch.rand(3, 64, 64)
+    img[:, 40:56, 8:20] = 1.0  # a bright off-centre patch
+    m = gradient_map(model, img, n_rotations=4, sigma=1.0)
+    assert m.shape == (64, 64) and m.min() == 0 and abs(m.max().item() - 1) < 1e-6
+    # the 4 rotations are closed under 90-degree turns, so turning the image turns the map
+    m_rot = gradient_map(model, torch.rot90(img, 1, (1, 2)), n_rotations=4, sigma=1.0)
+    torch.testing.assert_close(m_rot, torch.rot90(m, 1, (0, 1)), atol=2e-3, rtol=0)
