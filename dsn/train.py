@@ -47,11 +47,12 @@ def train(cfg: DictConfig) -> dict:
         metrics["cache_time_s"] = round(cache_time, 1)
         metrics["precision"] = str(cfg.trainer.precision)
         metrics["checkpoint"] = str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+        metrics_file = write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)  # before the extras
         fig = cfg.get("figures")
         if fig and fig.enabled:
             metrics.update(write_run_figures(module, datamodule.test_set, cfg.paths.output_dir, trainer.loggers,
                                              fig.gradient_maps, fig.map_rotations, fig.pixel_auroc))
-        write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+            write_json(metrics_file, metrics)
     for lg in trainer.loggers:
         lg.finalize("success")
     return metrics
