@@ -30,7 +30,8 @@ def build_datamodule(cfg: DictConfig) -> MVTecDataModule:
 
 
 def build_module(cfg: DictConfig) -> DifferLightning:
-    return instantiate(cfg.model, seed=cfg.seed, category=cfg.data.category, _convert_="all")
+    return instantiate(cfg.model, seed=cfg.seed, category=cfg.data.category, image_size=cfg.data.image_size,
+                       _convert_="all")
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:

@@ -17,6 +17,7 @@ import torch
 from dsn.metrics import UndefinedAUROC, image_auroc
 from dsn.model import DifferModel, nll_loss
 from dsn.model.views import fixed_angles, random_angles
+from dsn.threshold import NO_THRESHOLD
 
 
 class DifferLightning(L.LightningModule):
@@ -27,7 +28,7 @@ class DifferLightning(L.LightningModule):
                  test_angles: str = "fixed", brightness: float = 0.0, contrast: float = 0.0,
                  saturation: float = 0.0, lr: float = 2e-4, betas: tuple[float, float] = (0.8, 0.8),
                  eps: float = 1e-4, weight_decay: float = 1e-5, seed: int = 0, category: str = "",
-                 name: str = "differsqueezenet"):
+                 name: str = "differsqueezenet", image_size: int = 448):
         super().__init__()
         if test_angles not in ("fixed", "random"):
             raise ValueError(f"model.test_angles must be 'fixed' or 'random', got '{test_angles}'")
@@ -41,6 +42,8 @@ class DifferLightning(L.LightningModule):
         self.test_labels: torch.Tensor | None = None
         self.curve: list[tuple[int, float]] = []
         self.fit_stats: dict[str, float] = {}
+        # (threshold, min, max, target FPR) of held-out good scores; NaN until set (dsn.threshold)
+        self.register_buffer("decision", torch.tensor(NO_THRESHOLD, dtype=torch.float64))
         self._fit_start: tuple[float, int] = (0.0, 0)
 
     # ---- views -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
 from omegaconf import DictConfig
 
 from dsn import CONF_DIR
@@ -20,6 +21,7 @@ from dsn.feature_cache import cache_test_features, cache_train_features
 from dsn.report_metrics import run_metrics
 from dsn.run_figures import write_run_figures
 from dsn.run_files import write_json
+from dsn.threshold import f1_optimal, fit_threshold
 
 
 def train(cfg: DictConfig) -> dict:
@@ -39,6 +41,7 @@ def train(cfg: DictConfig) -> dict:
     log_config(trainer, cfg)
     ckpt = cfg.get("ckpt_path") or (last_checkpoint(cfg.paths.output_dir) if cfg.get("resume") else None)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
+    decision = set_decision_threshold(module, datamodule.val_set, trainer, device, fc, cfg)
     metrics = {}
     if cfg.get("test", True):
         trainer.test(module, datamodule=datamodule, verbose=False)
@@ -46,6 +49,7 @@ def train(cfg: DictConfig) -> dict:
         metrics["train_path"] = "cached" if fc.train else "plain"
         metrics["cache_time_s"] = round(cache_time, 1)
         metrics["precision"] = str(cfg.trainer.precision)
+        metrics.update(decision_metrics(module, decision))
         metrics["checkpoint"] = str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
         metrics_file = write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)  # before the extras
         fig = cfg.get("figures")
@@ -56,6 +60,38 @@ def train(cfg: DictConfig) -> dict:
     for lg in trainer.loggers:
         lg.finalize("success")
     return metrics
+
+
+def set_decision_threshold(module, val_set, trainer, device, fc, cfg) -> dict:
+    """Threshold from the held-out good images, stored in the module and its last checkpoint."""
+    if val_set is None:
+        return {}
+    cache_test_features(module, val_set, device, fc.dir, fc.batch_images)
+    module.eval()
+    with torch.no_grad():
+        scores = module.model.to(device).score_features(val_set.features.to(device)).float().cpu()
+    module.decision = torch.tensor(fit_threshold(scores, cfg.threshold.target_fpr), dtype=torch.float64,
+                                   device=module.decision.device)
+    last = last_checkpoint(cfg.paths.output_dir)
+    if last is not None:
+        trainer.save_checkpoint(last)
+    return {"threshold": float(module.decision[0]), "target_fpr": cfg.threshold.target_fpr, "n_val_good": len(val_set)}
+
+
+def decision_metrics(module, decision: dict) -> dict:
+    """The stored threshold's error rates on the test set, and the F1-optimal test threshold:
+    information about the test set, never used to choose anything."""
+    scores, labels = module.test_scores, module.test_labels
+    out = dict(decision)
+    if decision:
+        pred = scores.double() >= decision["threshold"]
+        if (labels == 0).any():
+            out["test_fpr_at_threshold"] = round(float(pred[labels == 0].float().mean()), 4)
+        if (labels == 1).any():
+            out["test_tpr_at_threshold"] = round(float(pred[labels == 1].float().mean()), 4)
+    if (labels == 1).any() and (labels == 0).any():
+        out["f1_optimal_threshold_on_test"], out["f1_optimal_on_test"] = f1_optimal(scores, labels)
+    return out
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")

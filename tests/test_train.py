@@ -71,3 +71,16 @@ def test_test_set_without_defects_reports_no_auroc(tmp_path):
     cfg = compose("train", DEBUG + [f"data.root={root}"], tmp_path / "out")
     metrics = train(cfg)
     assert metrics["auroc"] is None and "no defective" in metrics["auroc_note"]
+
+
+def test_threshold_from_held_out_good_images_is_stored_in_the_checkpoint(tmp_path, toy_root):
+    from conftest import make_tree
+
+    root = make_tree(tmp_path / "d", n_train=10)
+    cfg = compose("train", DEBUG + [f"data.root={root}", "data.val_fraction=0.2", "threshold.target_fpr=0.0"],
+                  tmp_path / "out")
+    metrics = train(cfg)
+    assert metrics["n_val_good"] == 2 and metrics["threshold"] > 0
+    module = load_module(tmp_path / "out" / "checkpoints" / "last.ckpt")
+    assert float(module.decision[0]) == pytest.approx(metrics["threshold"])
+    assert 0.0 <= metrics["test_fpr_at_threshold"] <= 1.0 and "f1_optimal_on_test" in metrics

@@ -25,12 +25,14 @@ class MVTecDataModule(L.LightningDataModule):
         test_batch_size: test images per scoring step.
         num_workers: DataLoader workers (images are decoded up front, so 0 is usually best).
         cache_dir: where decoded images are stored between runs (``None``: memory only).
-        seed: fixes the shuffling order per epoch.
+        seed: fixes the shuffling order per epoch (and the validation split).
+        val_fraction: share of ``train/good`` held out of training to set the decision threshold
+            (0: none, as in the paper; e.g. 0.1 for deployment).
     """
 
     def __init__(self, root: str, category: str, image_size: int = 448, batch_size: int = 24,
                  test_batch_size: int = 8, num_workers: int = 0, cache_dir: str | None = None,
-                 seed: int = 0):
+                 seed: int = 0, val_fraction: float = 0.0):
         super().__init__()
         self.root = str(Path(root).expanduser())
         self.category = category
@@ -40,12 +42,15 @@ class MVTecDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.cache_dir = cache_dir
         self.seed = seed
+        self.val_fraction = val_fraction
         self.train_set: MVTecDataset | None = None
+        self.val_set: MVTecDataset | None = None
         self.test_set: MVTecDataset | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
-            self.train_set = MVTecDataset(self.root, self.category, "train", self.image_size, self.cache_dir)
+            train = MVTecDataset(self.root, self.category, "train", self.image_size, self.cache_dir)
+            self.train_set, self.val_set = train.hold_out(self.val_fraction, self.seed)
         if self.test_set is None:
             self.test_set = MVTecDataset(self.root, self.category, "test", self.image_size, self.cache_dir)
 

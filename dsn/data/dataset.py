@@ -7,6 +7,7 @@ trains or scores on cached vectors and the frozen backbone runs once per run, no
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -43,6 +44,26 @@ class MVTecDataset(Dataset):
         if features.shape[0] != len(self):
             raise ValueError(f"{features.shape[0]} feature rows for {len(self)} images")
         self.features = features
+
+    def hold_out(self, fraction: float, seed: int) -> tuple["MVTecDataset", "MVTecDataset | None"]:
+        """(rest, held-out) with a seeded ``fraction`` of the images held out; (self, None) for 0."""
+        if not 0.0 <= fraction < 1.0:
+            raise ValueError(f"data.val_fraction must be in [0, 1), got {fraction}")
+        if fraction == 0.0:
+            return self, None
+        n_val = max(1, round(len(self) * fraction))
+        if n_val >= len(self):
+            raise ValueError(f"data.val_fraction={fraction} leaves no training images out of {len(self)}")
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed + 4_242)).tolist()
+        return self._take(sorted(order[n_val:])), self._take(sorted(order[:n_val]))
+
+    def _take(self, idx: list[int]) -> "MVTecDataset":
+        part = copy.copy(self)
+        part.samples = [self.samples[i] for i in idx]
+        part.images, part.labels = self.images[idx], self.labels[idx]
+        part.masks = self.masks[idx] if self.masks is not None else None
+        part.features = self.features[idx] if self.features is not None else None
+        return part
 
     @property
     def has_anomalies(self) -> bool:

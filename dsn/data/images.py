@@ -1,9 +1,4 @@
-"""Reading one image file into the model's input format, with errors that name the file.
-
-Any PIL-readable mode is accepted (L, P, RGB, RGBA, CMYK, 16-bit and 32-bit greyscale) and
-turned into 8-bit RGB; the image is then resized to a square ``size`` x ``size`` (non-square
-images are stretched, as the reference does).
-"""
+"""Reading image and mask files into the model's uint8 tensors (pixels from :mod:`dsn.imageio`)."""
 
 from __future__ import annotations
 
@@ -11,45 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
-MIN_SIDE = 16  # below this there is nothing left for a 448-px model to see
+from dsn.imageio import IMAGE_SUFFIXES, MIN_SIDE, READ_ERRORS, ImageError, is_image_file, read_rgb, to_rgb8
 
-
-class ImageError(ValueError):
-    """An image file that cannot be used; the message names the file and what to do."""
-
-
-def is_image_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
-
-
-def to_rgb8(img: Image.Image) -> Image.Image:
-    """8-bit RGB from any PIL mode: deep greyscale is scaled to 8 bits, alpha is dropped."""
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = 1.0 if img.mode == "F" and arr.max(initial=0) <= 1.0 else 65535.0
-        img = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
-    return img.convert("RGB")
+__all__ = ["IMAGE_SUFFIXES", "MIN_SIDE", "ImageError", "is_image_file", "load_image", "load_mask", "to_rgb8"]
 
 
 def load_image(path: str | Path, size: int) -> torch.Tensor:
     """The image at ``path`` as a uint8 tensor [3, size, size]."""
-    path = Path(path)
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if min(img.size) < MIN_SIDE:
-                raise ImageError(f"image {path} is {img.size[0]}x{img.size[1]} px, smaller than the "
-                                 f"{MIN_SIDE} px minimum: remove it or replace it with a real image")
-            rgb = to_rgb8(img).resize((size, size), Image.BILINEAR)
-    except ImageError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageError(f"cannot read image {path} ({err}): the file is not an image, or is "
-                         f"truncated or corrupt; remove or replace it") from err
-    return torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(read_rgb(path, size)).permute(2, 0, 1).contiguous()
 
 
 def load_mask(path: str | Path | None, size: int) -> torch.Tensor:
@@ -59,6 +25,6 @@ def load_mask(path: str | Path | None, size: int) -> torch.Tensor:
     try:
         with Image.open(path) as img:
             m = to_rgb8(img).convert("L").resize((size, size), Image.NEAREST)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except READ_ERRORS as err:
         raise ImageError(f"cannot read mask {path} ({err}): remove or replace it") from err
     return torch.from_numpy((np.array(m) > 127).astype(np.uint8)).unsqueeze(0)

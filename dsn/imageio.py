@@ -1,0 +1,53 @@
+"""Image files -> 8-bit RGB arrays with PIL and numpy only (no torch), shared by the training
+data code and the torch-free ONNX inference path, so both see exactly the same pixels.
+
+Any PIL-readable mode is accepted (L, P, RGB, RGBA, CMYK, 16-bit and 32-bit greyscale) and
+turned into 8-bit RGB; the image is then resized to a square ``size`` x ``size`` (non-square
+images are stretched, as the reference does).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+MIN_SIDE = 16  # below this there is nothing left for a 448-px model to see
+READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used; the message names the file and what to do."""
+
+
+def is_image_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def to_rgb8(img: Image.Image) -> Image.Image:
+    """8-bit RGB from any PIL mode: deep greyscale is scaled to 8 bits, alpha is dropped."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 1.0 if img.mode == "F" and arr.max(initial=0) <= 1.0 else 65535.0
+        img = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
+    return img.convert("RGB")
+
+
+def read_rgb(path: str | Path, size: int) -> np.ndarray:
+    """The image at ``path`` as uint8 [size, size, 3]."""
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if min(img.size) < MIN_SIDE:
+                raise ImageError(f"image {path} is {img.size[0]}x{img.size[1]} px, smaller than the "
+                                 f"{MIN_SIDE} px minimum: remove it or replace it with a real image")
+            rgb = to_rgb8(img).resize((size, size), Image.BILINEAR)
+    except ImageError:
+        raise
+    except READ_ERRORS as err:
+        raise ImageError(f"cannot read image {path} ({err}): the file is not an image, or is "
+                         f"truncated or corrupt; remove or replace it") from err
+    return np.array(rgb, dtype=np.uint8)

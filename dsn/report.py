@@ -1,0 +1,84 @@
+"""``dsn-report``: gather the metrics files of runs (e.g. a multirun over seeds) into one table.
+
+Per (model, category): image AUROC of the last epoch, mean +- std over seeds (the headline);
+pixel AUROC of the gradient maps where measured; the paper's Table 2 number beside it; and,
+labelled as the paper's protocol, the best test-set AUROC over the learning curve (an optimistic
+figure, selected on the test set, shown only for comparison with the published numbers).
+
+    dsn-report logs/differsqueezenet_paper/multiruns/<date> [more dirs] --out experiments/results/report
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from pathlib import Path
+
+from dsn.paper_numbers import PAPER_AUROC
+
+
+def collect(dirs: list[str]) -> list[dict]:
+    runs = []
+    for d in dirs:
+        for f in sorted(Path(d).rglob("metrics.json")):
+            m = json.loads(f.read_text())
+            if m.get("auroc") is not None:
+                m["_file"] = str(f)
+                runs.append(m)
+    if not runs:
+        raise SystemExit(f"no metrics.json with an AUROC under {', '.join(dirs)}")
+    return runs
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "—"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for m in runs:
+        groups.setdefault((m["model"], m["category"]), []).append(m)
+    rows = []
+    for (model, category), ms in sorted(groups.items()):
+        last = [100 * m["auroc"] for m in ms]
+        best = [100 * max([m["auroc"]] + [c[1] for c in m.get("curve_test_auroc", [])]) for m in ms]
+        pix = [100 * m["pixel_auroc"] for m in ms if m.get("pixel_auroc") is not None]
+        rows.append({"model": model, "category": category, "seeds": len(ms), "epochs": ms[0]["epochs"],
+                     "auroc_last_epoch": _mean_std(last), "pixel_auroc": _mean_std(pix),
+                     "paper": PAPER_AUROC.get(model, {}).get(category, "—"),
+                     "best_epoch_on_test_paper_protocol": _mean_std(best),
+                     "seed_values": " ".join(f"{v:.1f}" for v in last)})
+    return rows
+
+
+def write(rows: list[dict], out: Path, command: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "report.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    lines = ["| model | category | seeds | passes | image AUROC, last epoch (mean ± std) | pixel AUROC | paper (Table 2) "
+             "| best epoch on test — paper's protocol, optimistic | per seed |", "|" + " --- |" * 9]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['category']} | {r['seeds']} | {r['epochs']} | **{r['auroc_last_epoch']}** | "
+                     f"{r['pixel_auroc']} | {r['paper']} | {r['best_epoch_on_test_paper_protocol']} | {r['seed_values']} |")
+    (out / "report.md").write_text(f"Command: `{command}`\n\n" + "\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dirs", nargs="+")
+    ap.add_argument("--out", default="experiments/results/report")
+    args = ap.parse_args(argv)
+    rows = summarise(collect(args.dirs))
+    write(rows, Path(args.out), "dsn-report " + " ".join(args.dirs) + f" --out {args.out}")
+    print((Path(args.out) / "report.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""``dsn-size``: the paper's Table 3, measured: parameters (backbone, flow), model file size,
+peak memory while scoring one image and latency per image at the default T, per preset.
+
+Each preset is measured in a fresh process (peak memory is a per-process figure).
+
+    dsn-size --weights-dir ../shared/weights --out experiments/results/size     # offline
+    dsn-size                                                                     # downloads weights
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PRESETS = {  # name -> DifferModel arguments (as conf/model/<name>.yaml) and local weights file
+    "differsqueezenet": ({"backbone": "squeezenet1_1", "n_features": 128}, "squeezenet1_1_imagenet.pth"),
+    "differnet": ({"backbone": "alexnet", "n_features": 256}, "alexnet_features_imagenet.pth"),
+}
+
+
+def measure_one(name: str, weights_dir: str | None, image_size: int, views: int, repeats: int) -> dict:
+    import torch
+
+    from dsn.model import DifferModel
+    from dsn.model.views import fixed_angles
+    from dsn.run_files import peak_memory_mb
+
+    kwargs, file = PRESETS[name]
+    weights = str(Path(weights_dir) / file) if weights_dir else "imagenet"
+    rss_before = peak_memory_mb()["peak_rss_mb"]
+    model = DifferModel(**kwargs, weights=weights).eval()
+    with tempfile.TemporaryDirectory() as d:
+        torch.save(model.state_dict(), Path(d) / "model.pt")
+        file_mb = (Path(d) / "model.pt").stat().st_size / 2**20
+    image = torch.randint(0, 256, (1, 3, image_size, image_size), dtype=torch.uint8)
+    angles = fixed_angles(views).unsqueeze(0)
+    times = []
+    with torch.no_grad():
+        model.score(image, angles)
+        for _ in range(repeats):
+            t = time.perf_counter()
+            model.score(image, angles)
+            times.append(time.perf_counter() - t)
+    return {"preset": name, "backbone": kwargs["backbone"],
+            "backbone_params": sum(p.numel() for p in model.features.parameters()),
+            "flow_params": sum(p.numel() for p in model.flow.parameters()),
+            "model_file_mb": round(file_mb, 1), "peak_rss_mb_scoring_one_image": peak_memory_mb()["peak_rss_mb"],
+            "rss_mb_after_imports": rss_before, "test_views": views,
+            "latency_ms_per_image": round(1000 * sorted(times)[len(times) // 2], 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights-dir", default=None, help="folder with local weight files (else download)")
+    ap.add_argument("--image-size", type=int, default=448)
+    ap.add_argument("--views", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default="experiments/results/size")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure_one(args.one, args.weights_dir, args.image_size, args.views, args.repeats)))
+        return
+    rows = []
+    for name in PRESETS:
+        cmd = [sys.executable, "-m", "dsn.size_table", "--one", name, "--image-size", str(args.image_size),
+               "--views", str(args.views), "--repeats", str(args.repeats)]
+        if args.weights_dir:
+            cmd += ["--weights-dir", args.weights_dir]
+        rows.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1]))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "size.json").write_text(json.dumps(rows, indent=2) + "\n")
+    head = ("| preset | backbone params | flow params | model file (MB) | peak RSS scoring 1 image (MB) "
+            f"| RSS after imports (MB) | latency / image, T={args.views} (ms) |\n|" + " --- |" * 7)
+    body = "\n".join(f"| {r['preset']} ({r['backbone']}) | {r['backbone_params']:,} | {r['flow_params']:,} | "
+                     f"{r['model_file_mb']} | {r['peak_rss_mb_scoring_one_image']} | {r['rss_mb_after_imports']} | "
+                     f"{r['latency_ms_per_image']} |" for r in rows)
+    cmdline = "dsn-size " + " ".join(argv if argv is not None else sys.argv[1:])
+    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {__import__('torch').__version__}"
+    stamp = time.strftime("%Y-%m-%d", time.gmtime())
+    (out / "size.md").write_text(f"Command: `{cmdline}` — {machine} — {stamp}\n\n{head}\n{body}\n")
+    print((out / "size.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

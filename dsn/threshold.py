@@ -1,0 +1,52 @@
+"""Decision thresholds: "defective or not" for new images.
+
+The threshold is chosen on defect-free images held out of training (a validation split of
+``train/good``), for a target false-positive rate; the test set is never used for it. Scores
+are also mapped to [0, 1] with the threshold at 0.5 (as anomalib does), so one number reads the
+same across categories. The F1-optimal threshold on the test set is reported apart, as
+information only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+NO_THRESHOLD = (math.nan, math.nan, math.nan, math.nan)
+
+
+def fit_threshold(val_scores: torch.Tensor, target_fpr: float = 0.01) -> tuple[float, float, float, float]:
+    """(threshold, min, max, target_fpr) from held-out good images' scores: the (1 - fpr)
+    quantile, so that about ``target_fpr`` of good images score above it."""
+    if val_scores.numel() == 0:
+        raise ValueError("no held-out good images to set a threshold: set data.val_fraction > 0")
+    if not 0.0 <= target_fpr < 1.0:
+        raise ValueError(f"threshold.target_fpr must be in [0, 1), got {target_fpr}")
+    s = val_scores.double()
+    thr = float(torch.quantile(s, 1.0 - target_fpr, interpolation="higher"))
+    return thr, float(s.min()), float(s.max()), float(target_fpr)
+
+
+def normalize(scores: torch.Tensor, stats: tuple[float, float, float, float]) -> torch.Tensor:
+    """Scores mapped so that the threshold is 0.5, scaled by the spread of the held-out good
+    scores and clipped to [0, 1]. NaN when no threshold is stored."""
+    thr, lo, hi, _ = stats
+    if math.isnan(thr):
+        return torch.full_like(scores, math.nan, dtype=torch.float64)
+    spread = max(hi - lo, 1e-12)
+    return (0.5 + (scores.double() - thr) / (2 * spread)).clamp(0.0, 1.0)
+
+
+def f1_optimal(scores: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """(threshold, F1) maximising F1 on labelled scores: information about the test set only."""
+    s, y = scores.double(), labels.long()
+    best = (math.nan, 0.0)
+    for t in torch.unique(s):
+        pred = s >= t
+        tp = int((pred & (y == 1)).sum())
+        fp, fn = int((pred & (y == 0)).sum()), int((~pred & (y == 1)).sum())
+        f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+        if f1 > best[1]:
+            best = (float(t), f1)
+    return best

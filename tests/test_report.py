@@ -1,0 +1,32 @@
+"""dsn-report: mean +- std of the last epoch over seeds; best-on-test kept apart and labelled."""
+
+import json
+
+import pytest
+
+from dsn.report import collect, main, summarise
+
+
+def fake_run(d, seed, auroc, curve, pixel=None):
+    d.mkdir(parents=True)
+    m = {"model": "differsqueezenet", "category": "bottle", "seed": seed, "epochs": 192, "auroc": auroc,
+         "curve_test_auroc": curve, "pixel_auroc": pixel}
+    (d / "metrics.json").write_text(json.dumps(m))
+
+
+def test_report_uses_last_epoch_and_labels_best_on_test(tmp_path):
+    fake_run(tmp_path / "0", 0, 0.90, [[8, 0.99], [192, 0.90]], 0.8)
+    fake_run(tmp_path / "1", 1, 0.94, [[8, 0.95], [192, 0.94]], 0.9)
+    (row,) = summarise(collect([str(tmp_path)]))
+    assert row["auroc_last_epoch"] == "92.0 ± 2.8"  # mean of 90 and 94, sample std
+    assert row["best_epoch_on_test_paper_protocol"] == "97.0 ± 2.8"  # 99 and 95: selected on test
+    assert row["pixel_auroc"] == "85.0 ± 7.1" and row["paper"] == 100.0 and row["seeds"] == 2
+    main([str(tmp_path), "--out", str(tmp_path / "out")])
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "**92.0 ± 2.8**" in md and "paper's protocol" in md
+    assert (tmp_path / "out" / "report.csv").read_text().startswith("model,category")
+
+
+def test_report_without_runs_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="no metrics.json"):
+        collect([str(tmp_path)])
