@@ -34,5 +34,14 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> D
     except (TypeError, RuntimeError) as err:
         raise ValueError(f"checkpoint {path} does not fit this version of dsn: {str(err)[:300]}") from err
     module.eval()
-    module.trained_epochs = int(ckpt.get("epoch", 0))  # completed epochs when it was saved
+    module.trained_epochs = trained_epochs(ckpt)
     return module
+
+
+def trained_epochs(ckpt: dict) -> int:
+    """Passes over the training data the checkpoint's weights have seen (Lightning's loop state;
+    its ``epoch`` field is the index of the epoch during which the file was written)."""
+    try:
+        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+    except (KeyError, TypeError):
+        return int(ckpt.get("epoch", -1)) + 1

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("DSN_SHARED", REPO.parent / "shared"))  # the project's data and weights
 ROOTS = {"bottle": SHARED / "data" / "mvtec_ad", "magnetic_tile": SHARED / "data"}
 WEIGHTS = SHARED / "weights" / "squeezenet1_1_imagenet.pth"
 OUT = REPO / "experiments" / "results"

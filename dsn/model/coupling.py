@@ -48,7 +48,8 @@ class SoftClampAffineCoupling(AffineCouplingTransform):
         # float32 from here on, also under bf16 autocast: the affine map and its log-det stay
         # exact for the subnet's output, so the flow remains exactly invertible
         n = self.num_transform_features
-        params = params.float()
+        if params.dtype in (torch.float16, torch.bfloat16):
+            params = params.float()
         return soft_clamp(params[:, n:], self.clamp), params[:, :n]
 
     def _coupling_transform_forward(self, inputs, transform_params):

@@ -61,12 +61,17 @@ class DifferModel(nn.Module):
             flat_angles = angles.reshape(-1)
             for start in range(0, b * v, self.chunk):
                 idx = flat_idx[start:start + self.chunk]
-                x = to_unit(images[idx])
-                x = rotate(x, flat_angles[start:start + self.chunk], self.rotation_mode)
-                if brightness or contrast or saturation:
-                    x = jitter(x, brightness, contrast, saturation, generator)
-                out.append(self.features(normalize(x)))
+                out.append(self.view_features(to_unit(images[idx]), flat_angles[start:start + self.chunk],
+                                              brightness, contrast, saturation, generator))
         return torch.cat(out).view(b, v, -1)
+
+    def view_features(self, x: torch.Tensor, angles: torch.Tensor, brightness: float = 0.0, contrast: float = 0.0,
+                      saturation: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One view per image: [N, 3, H, W] in [0, 1], angles [N] -> features [N, F]."""
+        x = rotate(x, angles, self.rotation_mode)
+        if brightness or contrast or saturation:
+            x = jitter(x, brightness, contrast, saturation, generator)
+        return self.features(normalize(x))
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Flow on features [..., F] -> (z [..., F], log|det J| [...])."""
