@@ -35,8 +35,9 @@ def build_module(cfg: DictConfig) -> DifferLightning:
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
-    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg is not None]
+    # entries without a _target_ are leftovers of presets that switched a group off (callbacks: null)
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
+    loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg and "_target_" in lg]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from dsn import CONF_DIR
 from dsn.builders import (build_datamodule, build_module, build_trainer, compute_device, last_checkpoint,
@@ -94,10 +94,31 @@ def decision_metrics(module, decision: dict) -> dict:
     return out
 
 
+def objective(cfg: DictConfig) -> float | list[float] | None:
+    """Train on ``objective_categories`` (or the one ``data.category``) and return the mean of each
+    of ``optimized_metrics`` over them: what a sweeper optimises. None when a value is missing."""
+    categories = list(cfg.get("objective_categories") or [cfg.data.category])
+    base = Path(cfg.paths.output_dir)
+    runs = []
+    for cat in categories:
+        with open_dict(cfg):
+            cfg.data.category = cat
+            if len(categories) > 1:
+                cfg.paths.output_dir = str(base / cat)
+        runs.append(train(cfg))
+    values = []
+    for name in cfg.optimized_metrics:
+        per = [m.get(name) for m in runs]
+        if any(v is None for v in per):
+            return None
+        values.append(sum(per) / len(per))
+    return values[0] if len(values) == 1 else values
+
+
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point; returns the AUROC so Hydra sweepers can optimise it."""
-    return train(cfg).get("auroc")
+def main(cfg: DictConfig) -> float | list[float] | None:
+    """Hydra entry point; returns the objective(s) so Hydra sweepers can optimise them."""
+    return objective(cfg)
 
 
 if __name__ == "__main__":

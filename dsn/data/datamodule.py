@@ -28,11 +28,14 @@ class MVTecDataModule(L.LightningDataModule):
         seed: fixes the shuffling order per epoch (and the validation split).
         val_fraction: share of ``train/good`` held out of training to set the decision threshold
             (0: none, as in the paper; e.g. 0.1 for deployment).
+        test_split: ``all`` test images, or for hyperparameter search the fixed ``search`` part
+            (``search_fraction`` of them) or the ``final`` rest that reports the chosen setting.
     """
 
     def __init__(self, root: str, category: str, image_size: int = 448, batch_size: int = 24,
                  test_batch_size: int = 8, num_workers: int = 0, cache_dir: str | None = None,
-                 seed: int = 0, val_fraction: float = 0.0):
+                 seed: int = 0, val_fraction: float = 0.0, test_split: str = "all",
+                 search_fraction: float = 0.5):
         super().__init__()
         self.root = str(Path(root).expanduser())
         self.category = category
@@ -43,6 +46,8 @@ class MVTecDataModule(L.LightningDataModule):
         self.cache_dir = cache_dir
         self.seed = seed
         self.val_fraction = val_fraction
+        self.test_split = test_split
+        self.search_fraction = search_fraction
         self.train_set: MVTecDataset | None = None
         self.val_set: MVTecDataset | None = None
         self.test_set: MVTecDataset | None = None
@@ -52,7 +57,8 @@ class MVTecDataModule(L.LightningDataModule):
             train = MVTecDataset(self.root, self.category, "train", self.image_size, self.cache_dir)
             self.train_set, self.val_set = train.hold_out(self.val_fraction, self.seed)
         if self.test_set is None:
-            self.test_set = MVTecDataset(self.root, self.category, "test", self.image_size, self.cache_dir)
+            test = MVTecDataset(self.root, self.category, "test", self.image_size, self.cache_dir)
+            self.test_set = test.test_part(self.test_split, self.search_fraction)
 
     def _loader(self, dataset, batch_size: int, sampler=None) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=self.num_workers,

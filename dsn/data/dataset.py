@@ -65,6 +65,25 @@ class MVTecDataset(Dataset):
         part.features = self.features[idx] if self.features is not None else None
         return part
 
+    def test_part(self, part: str, fraction: float = 0.5) -> "MVTecDataset":
+        """``"all"``, or a fixed split of the test images for hyperparameter search: ``"search"``
+        (``fraction`` of each defect type and of the good images) or ``"final"`` (the rest). The
+        split never changes with the run's seed, so every trial is scored on the same images."""
+        if part == "all":
+            return self
+        if part not in ("search", "final"):
+            raise ValueError(f"data.test_split must be all, search or final, got '{part}'")
+        g = torch.Generator().manual_seed(20_241_004)
+        by_type: dict[str, list[int]] = {}
+        for i, smp in enumerate(self.samples):
+            by_type.setdefault(smp.defect, []).append(i)
+        search: list[int] = []
+        for idx in by_type.values():
+            order = torch.randperm(len(idx), generator=g).tolist()
+            search += [idx[j] for j in order[: max(1, round(len(idx) * fraction))]]
+        keep = sorted(search) if part == "search" else sorted(set(range(len(self))) - set(search))
+        return self._take(keep)
+
     @property
     def has_anomalies(self) -> bool:
         return bool((self.labels == 1).any()) and bool((self.labels == 0).any())

@@ -1,0 +1,1 @@
+"""dsn's Hydra sweeper: Optuna (current releases) behind Hydra's sweeper interface."""

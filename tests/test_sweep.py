@@ -1,0 +1,75 @@
+"""Sweeps: a real 3-trial random search on the debug model, its resume after a kill, and the
+two-objective Pareto output. Each sweep runs as the user would run it, in a subprocess."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+
+from conftest import REPO, make_tree
+
+COMPLETE = optuna.trial.TrialState.COMPLETE
+
+
+def sweep_cmd(root, logs, *extra):
+    return [sys.executable, "-m", "dsn.train", "-m", "hparams_search=debug", "debug=default", f"data.root={root}",
+            "data.category=toy", "data.image_size=32", f"paths.log_dir={logs}", *extra]
+
+
+def study(logs):
+    return optuna.load_study(study_name="debug_toy", storage=f"sqlite:///{logs}/debug/multiruns/debug_toy.db")
+
+
+def test_three_trial_sweep(tmp_path):
+    root = make_tree(tmp_path / "data")
+    subprocess.run(sweep_cmd(root, tmp_path / "logs"), cwd=REPO, check=True, capture_output=True)
+    s = study(tmp_path / "logs")
+    assert len(s.get_trials(states=(COMPLETE,))) == 3
+    assert all(0.0 <= t.value <= 1.0 and 8 <= t.params["model.hidden"] <= 32 for t in s.trials)
+    out = tmp_path / "logs" / "debug" / "multiruns" / "debug_toy"
+    assert (out / "optimization_results.csv").is_file() and (out / "all_trials.csv").is_file()
+
+
+def test_killed_sweep_resumes_without_repeating_trials(tmp_path):
+    root = make_tree(tmp_path / "data", n_train=30)
+    logs = tmp_path / "logs"
+    cmd = sweep_cmd(root, logs, "trainer.max_epochs=30")
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db, deadline = logs / "debug" / "multiruns" / "debug_toy.db", time.monotonic() + 180
+    first = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                done = study(logs).get_trials(states=(COMPLETE,))
+            except Exception:  # the file exists before the study does
+                done = []
+            if done:
+                first = done[0]
+                break
+        time.sleep(0.1)
+    assert first is not None and proc.poll() is None, "the sweep ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = study(logs).trials
+    assert sum(t.state == COMPLETE for t in before) < 3
+
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)  # the same command again
+    after = study(logs).trials
+    done = [t for t in after if t.state == COMPLETE]
+    assert len(done) == 3  # exactly the budget: nothing completed was run again
+    assert after[first.number].params == first.params and after[first.number].value == first.value
+    assert all(t.state in (COMPLETE, optuna.trial.TrialState.FAIL) for t in after)  # no trial left RUNNING
+
+
+def test_two_objectives_give_a_pareto_front(tmp_path):
+    root = make_tree(tmp_path / "data")
+    subprocess.run(sweep_cmd(root, tmp_path / "logs", "optimized_metrics=[auroc,flow_params]",
+                             "hydra.sweeper.directions=[maximize,minimize]"), cwd=REPO, check=True, capture_output=True)
+    out = tmp_path / "logs" / "debug" / "multiruns" / "debug_toy"
+    assert (out / "pareto_front.png").stat().st_size > 1000
+    assert "Pareto front" in (out / "optimization_results.md").read_text()
+    s = study(tmp_path / "logs")
+    assert all(len(t.values) == 2 and t.values[1] > 0 for t in s.get_trials(states=(COMPLETE,)))
