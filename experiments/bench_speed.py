@@ -11,7 +11,8 @@ Sections (each a set of ordinary ``dsn.train`` runs in subprocesses, caches cold
  2. paper schedule (192 passes) with the fast path on bottle: wall time, peak memory, AUROC;
  3. inference latency per image for T = 1..64 test rotations, with the AUROC at each T
     (the fixed rotations for T are a subset of those for 64, so one feature pass gives all);
- 4. plain vs fast AUROC on the same seed, on a shortened schedule the plain path can afford here.
+ 4. plain vs fast AUROC on the same seed, on a shortened schedule the plain path can afford here
+    (a 512-wide, 4-block flow, ``--agree-epochs`` passes, 8 test rotations).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ OUT = REPO / "experiments" / "results"
 RUNS = REPO / "logs" / "bench_speed"
 PLAIN = ["feature_cache.train=false", "trainer=cpu"]
 FAST = ["feature_cache.train=true", "feature_cache.bank_views=16", "trainer=cpu_fast"]
-SHORT = ["model.hidden=512", "model.n_blocks=4", "trainer.max_epochs=32", "model.test_views=8"]
+COLUMNS = ["section", "category", "path", "epochs", "T", "samples_per_s", "fit_s_2_passes", "fit_s", "cache_s",
+           "wall_s", "peak_rss_mb", "auroc", "ms_per_image", "command"]
+SHORT = ["model.hidden=512", "model.n_blocks=4", "model.test_views=8"]
 
 
 def train(name: str, category: str, overrides: list[str]) -> dict:
@@ -75,15 +78,15 @@ def latency_rows(ckpt: Path, category: str, ts=(1, 4, 8, 16, 32, 64), repeats: i
                 start = time.perf_counter()
                 model.score(test.images[i:i + 1], angles)
                 times.append(time.perf_counter() - start)
-        rows.append({"section": "latency", "T": t, "ms_per_image": round(1000 * sorted(times)[len(times) // 2], 1),
-                     "auroc": round(100 * auroc, 2)})
-        print(rows[-1], flush=True)
+        rows.append({"section": "latency", "category": category, "T": t,
+                     "ms_per_image": round(1000 * sorted(times)[len(times) // 2], 1), "auroc": round(100 * auroc, 2)})
     return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sections", default="1,2,3,4")
+    ap.add_argument("--agree-epochs", type=int, default=16)
     args = ap.parse_args()
     sections = set(args.sections.split(","))
     RUNS.mkdir(parents=True, exist_ok=True)
@@ -96,31 +99,37 @@ def main() -> None:
                 rows.append({"section": "throughput", "category": cat, "path": path,
                              "samples_per_s": m["train_samples_per_s"], "fit_s_2_passes": m["fit_time_s"],
                              "cache_s": m["cache_time_s"], "peak_rss_mb": m["peak_rss_mb"], "command": m["command"]})
-                print(rows[-1], flush=True)
+                emit(rows[-1])
     if "2" in sections:
         m = train("paper_fast_bottle", "bottle", FAST)
         rows.append({"section": "paper_schedule", "category": "bottle", "path": "fast", "auroc": round(100 * m["auroc"], 2),
                      "wall_s": m["wall_time_s"], "cache_s": m["cache_time_s"], "fit_s": m["fit_time_s"],
                      "peak_rss_mb": m["peak_rss_mb"], "command": m["command"]})
-        print(rows[-1], flush=True)
+        emit(rows[-1])
     if "3" in sections:
-        rows += latency_rows(RUNS / "paper_fast_bottle" / "checkpoints" / "last.ckpt", "bottle")
+        for row in latency_rows(RUNS / "paper_fast_bottle" / "checkpoints" / "last.ckpt", "bottle"):
+            emit(row)
     if "4" in sections:
         for path, ov in (("plain", PLAIN), ("fast", FAST)):
-            m = train(f"agree_bottle_{path}", "bottle", ov + SHORT)
-            rows.append({"section": "agreement", "category": "bottle", "path": path, "auroc": round(100 * m["auroc"], 2),
+            m = train(f"agree_bottle_{path}", "bottle", ov + SHORT + [f"trainer.max_epochs={args.agree_epochs}"])
+            rows.append({"section": "agreement", "category": "bottle", "path": path, "epochs": args.agree_epochs,
+                         "auroc": round(100 * m["auroc"], 2),
                          "wall_s": m["wall_time_s"], "command": m["command"]})
-            print(rows[-1], flush=True)
-    write(rows)
+            emit(rows[-1])
+
+
+def emit(row: dict) -> None:
+    """Print a measured row and append it to the results at once (a later failure loses nothing)."""
+    print(row, flush=True)
+    write([row])
 
 
 def write(rows: list[dict]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
-    keys = sorted({k for r in rows for k in r})
     with open(OUT / "speed.csv", "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["date", "machine", *keys])
+        w = csv.DictWriter(f, fieldnames=["date", "machine", *COLUMNS])
         if f.tell() == 0:
             w.writeheader()
         for r in rows:

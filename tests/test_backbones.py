@@ -93,3 +93,9 @@ def test_weights_missing_needed_layers(tmp_path, squeezenet_weights):
 def test_features_only_file_loads_for_alexnet(alexnet_weights):
     # the offline AlexNet file has no classifier: loading it must not require one
     assert build_backbone("alexnet", 256, str(alexnet_weights))[0].weight.abs().sum() > 0
+
+
+@pytest.mark.parametrize("width", [16, 24, 40, 48, 96, 576])
+def test_mobilenet_taps_have_the_requested_width(width):
+    trunk = build_backbone("mobilenet_v3_small", width, "none")
+    assert trunk(torch.zeros(1, 3, 112, 112)).shape[1] == width

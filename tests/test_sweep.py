@@ -73,3 +73,11 @@ def test_two_objectives_give_a_pareto_front(tmp_path):
     assert "Pareto front" in (out / "optimization_results.md").read_text()
     s = study(tmp_path / "logs")
     assert all(len(t.values) == 2 and t.values[1] > 0 for t in s.get_trials(states=(COMPLETE,)))
+
+
+def test_sweep_with_the_local_process_launcher(tmp_path):
+    """Trials as separate processes through submitit (the code path SLURM jobs take)."""
+    root = make_tree(tmp_path / "data")
+    subprocess.run(sweep_cmd(root, tmp_path / "logs", "hydra/launcher=local", "hydra.sweeper.n_trials=2"),
+                   cwd=REPO, check=True, capture_output=True)
+    assert len(study(tmp_path / "logs").get_trials(states=(COMPLETE,))) == 2

@@ -84,3 +84,12 @@ def test_threshold_from_held_out_good_images_is_stored_in_the_checkpoint(tmp_pat
     module = load_module(tmp_path / "out" / "checkpoints" / "last.ckpt")
     assert float(module.decision[0]) == pytest.approx(metrics["threshold"])
     assert 0.0 <= metrics["test_fpr_at_threshold"] <= 1.0 and "f1_optimal_on_test" in metrics
+
+
+def test_wandb_logs_offline_by_default_without_network(tmp_path, toy_root):
+    cfg = compose("train", DEBUG + [f"data.root={toy_root}", "logger=default"], tmp_path)
+    assert cfg.logger.wandb.offline is True
+    metrics = train(cfg)
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and any(runs[0].glob("*.wandb"))  # a local run file `wandb sync` can upload
+    assert metrics["auroc"] is not None

@@ -44,6 +44,13 @@ BACKBONES: dict[str, BackboneSpec] = {
         weights_enum=lambda: torchvision.models.AlexNet_Weights.IMAGENET1K_V1,
         taps={64: 3, 192: 6, 384: 8, 256: 13},
     ),
+    # a third lean ImageNet backbone for ablations (2.5 M parameters in all; weights by download)
+    # layers: conv(16), ir(16), ir(24) x2, ir(40) x3, ir(48) x2, ir(96) x3, conv(576)
+    "mobilenet_v3_small": BackboneSpec(
+        build=lambda: torchvision.models.mobilenet_v3_small(weights=None),
+        weights_enum=lambda: torchvision.models.MobileNet_V3_Small_Weights.IMAGENET1K_V1,
+        taps={16: 2, 24: 4, 40: 7, 48: 9, 96: 12, 576: 13},
+    ),
 }
 
 
