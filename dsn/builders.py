@@ -13,6 +13,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from dsn.checkpoint_io import StreamingCheckpointIO
 from dsn.data import MVTecDataModule
 from dsn.lightning_module import DifferLightning
 
@@ -38,7 +39,7 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     # entries without a _target_ are leftovers of presets that switched a group off (callbacks: null)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     loggers = [instantiate(lg) for lg in (cfg.get("logger") or {}).values() if lg and "_target_" in lg]
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[StreamingCheckpointIO()])
 
 
 def log_config(trainer: L.Trainer, cfg: DictConfig) -> None:

@@ -34,3 +34,21 @@ def test_missing_and_garbage_files(tmp_path):
     (tmp_path / "junk.ckpt").write_bytes(b"junk")
     with pytest.raises(ValueError, match="cannot be read safely"):
         load_module(tmp_path / "junk.ckpt")
+
+
+def test_checkpoint_writer_is_atomic_and_leaves_no_temporary_files(tmp_path, monkeypatch):
+    from dsn.checkpoint_io import StreamingCheckpointIO
+
+    io = StreamingCheckpointIO()
+    target = tmp_path / "ckpts" / "last.ckpt"
+    io.save_checkpoint({"w": torch.ones(3)}, target)
+    assert torch.equal(torch.load(target, weights_only=True)["w"], torch.ones(3))
+
+    def crash(*args, **kwargs):  # a failure in the middle of writing the new file
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        io.save_checkpoint({"w": torch.zeros(3)}, target)
+    assert torch.equal(torch.load(target, weights_only=True)["w"], torch.ones(3))  # the old one is intact
+    assert [p.name for p in target.parent.iterdir()] == ["last.ckpt"]
