@@ -29,7 +29,7 @@ def write_run_figures(module: DifferLightning, test_set: MVTecDataset, out_dir: 
     todo = range(len(test_set)) if with_pixel_auroc else chosen
     maps = {i: gradient_map(model, test_set.images[i], map_rotations).cpu() for i in todo}
     if chosen:
-        titles = [f"{test_set.samples[i].defect} / {test_set.samples[i].path.name}  score {scores[i]:.2f}"
+        titles = [f"{test_set.samples[i].defect} / {test_set.samples[i].path.name}  score {scores[i]:.3g}"
                   for i in chosen]
         files.append(gradient_maps_png(test_set.images[chosen], torch.stack([maps[i] for i in chosen]),
                                        test_set.masks[chosen], titles, out / "gradient_maps.png"))
