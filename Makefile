@@ -8,7 +8,7 @@ DATA ?= ../shared/data/mvtec_ad
 CATEGORY ?= bottle
 WEIGHTS ?= ../shared/weights/squeezenet1_1_imagenet.pth
 
-.PHONY: help install test test-slow train clean
+.PHONY: help install test test-slow train sweep clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test-slow:  ## only the slow tests (long real-data runs)
 
 train:  ## train DifferSqueezeNet on $(CATEGORY) under $(DATA) with local weights $(WEIGHTS)
 	$(BIN)/dsn-train data.root=$(DATA) data.category=$(CATEGORY) model.weights=$(WEIGHTS)
+
+sweep:  ## the paper's random search (20 trials, resumable) for DifferSqueezeNet on $(CATEGORY)
+	$(BIN)/dsn-train -m hparams_search=paper_random data.root=$(DATA) data.category=$(CATEGORY) model.weights=$(WEIGHTS)
 
 clean:  ## remove run logs, caches and build leftovers (keeps .venv)
 	rm -rf logs .cache build *.egg-info .pytest_cache
