@@ -8,7 +8,7 @@ DATA ?= ../shared/data/mvtec_ad
 CATEGORY ?= bottle
 WEIGHTS ?= ../shared/weights/squeezenet1_1_imagenet.pth
 
-.PHONY: help install test test-slow train sweep clean
+.PHONY: help install test train sweep clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,9 +21,6 @@ install:  ## create .venv and install dsn with everything it needs (torch first)
 
 test:  ## the default test suite (minutes; slow tests excluded)
 	$(BIN)/python -m pytest -q
-
-test-slow:  ## only the slow tests (long real-data runs)
-	$(BIN)/python -m pytest -q -m slow
 
 train:  ## train DifferSqueezeNet on $(CATEGORY) under $(DATA) with local weights $(WEIGHTS)
 	$(BIN)/dsn-train data.root=$(DATA) data.category=$(CATEGORY) model.weights=$(WEIGHTS)
