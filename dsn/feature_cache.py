@@ -9,7 +9,6 @@ the image bytes, the angles and the backbone's weights and settings.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import torch
@@ -18,6 +17,7 @@ from dsn.data.dataset import MVTecDataset
 from dsn.lightning_module import DifferLightning
 from dsn.model.bank import embed_stack
 from dsn.model.views import random_angles
+from dsn.tensor_cache import cached_tensor
 
 
 def _key(module: DifferLightning, images: torch.Tensor, angles: torch.Tensor, extra: str) -> str:
@@ -32,20 +32,7 @@ def _key(module: DifferLightning, images: torch.Tensor, angles: torch.Tensor, ex
 
 
 def _cached(cache_dir: str | None, name: str, key: str, compute) -> torch.Tensor:
-    if cache_dir is None:
-        return compute()
-    file = Path(cache_dir) / f"{name}-{key}.pt"
-    if file.is_file():
-        try:
-            return torch.load(file, map_location="cpu", weights_only=True)
-        except Exception:
-            file.unlink(missing_ok=True)
-    value = compute()
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(f".tmp{os.getpid()}")
-    torch.save(value, tmp)
-    os.replace(tmp, file)
-    return value
+    return compute() if cache_dir is None else cached_tensor(Path(cache_dir) / f"{name}-{key}.pt", compute)
 
 
 def cache_test_features(module: DifferLightning, test_set: MVTecDataset, device, cache_dir=None,

@@ -9,13 +9,13 @@ different size can never be served from a stale entry.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
 from dsn.data.images import load_image, load_mask
+from dsn.tensor_cache import cached_tensor
 
 CACHE_VERSION = 1  # bump when load_image/load_mask change what they produce
 
@@ -35,16 +35,5 @@ def load_stack(paths: Sequence[Path | None], size: int, kind: str = "image",
     load = load_image if kind == "image" else load_mask
     if cache_dir is None:
         return torch.stack([load(p, size) for p in paths])
-    cache_dir = Path(cache_dir)
-    file = cache_dir / f"{kind}-{content_key(paths, size, kind)}.pt"
-    if file.is_file():
-        try:
-            return torch.load(file, map_location="cpu", weights_only=True)
-        except Exception:  # a partial or damaged cache entry is rebuilt, never trusted
-            file.unlink(missing_ok=True)
-    stack = torch.stack([load(p, size) for p in paths])
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(f".tmp{os.getpid()}")
-    torch.save(stack, tmp)
-    os.replace(tmp, file)  # atomic: a killed run leaves no half-written entry
-    return stack
+    file = Path(cache_dir) / f"{kind}-{content_key(paths, size, kind)}.pt"
+    return cached_tensor(file, lambda: torch.stack([load(p, size) for p in paths]))
