@@ -9,8 +9,8 @@ bound's justification below.
 from conftest import compose
 from dsn.train import train
 
-# Measured on this configuration (seed 0, 2026-11-28, 2-core CPU): AUROC 0.852, and 0.879 after the
-# optimizer became fused Adam (float rounding differs);
+# Measured on this configuration (seed 0, 2026-11-28, 2-core CPU): AUROC 0.852, and 0.879 after later
+# changes to the optimizer (fused Adam) and backbone chunking;
 # chance is 0.5; the paper reports 1.00 for the full 192-pass schedule with a 2048-wide flow.
 AUROC_BOUND = 0.75
 
