@@ -31,6 +31,7 @@ def measure_one(name: str, weights_dir: str | None, image_size: int, views: int,
     from dsn.model import DifferModel
     from dsn.model.views import fixed_angles
     from dsn.run_files import peak_memory_mb
+    from dsn.timing import median_ms
 
     kwargs, file = PRESETS[name]
     weights = str(Path(weights_dir) / file) if weights_dir else "imagenet"
@@ -41,19 +42,14 @@ def measure_one(name: str, weights_dir: str | None, image_size: int, views: int,
         file_mb = (Path(d) / "model.pt").stat().st_size / 2**20
     image = torch.randint(0, 256, (1, 3, image_size, image_size), dtype=torch.uint8)
     angles = fixed_angles(views).unsqueeze(0)
-    times = []
     with torch.no_grad():
-        model.score(image, angles)
-        for _ in range(repeats):
-            t = time.perf_counter()
-            model.score(image, angles)
-            times.append(time.perf_counter() - t)
+        latency = median_ms(lambda: model.score(image, angles), repeats)
     return {"preset": name, "backbone": kwargs["backbone"],
             "backbone_params": sum(p.numel() for p in model.features.parameters()),
             "flow_params": sum(p.numel() for p in model.flow.parameters()),
             "model_file_mb": round(file_mb, 1), "peak_rss_mb_scoring_one_image": peak_memory_mb()["peak_rss_mb"],
             "rss_mb_after_imports": rss_before, "test_views": views,
-            "latency_ms_per_image": round(1000 * sorted(times)[len(times) // 2], 1)}
+            "latency_ms_per_image": round(latency, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:

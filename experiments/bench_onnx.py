@@ -12,8 +12,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,19 +22,10 @@ from dsn.data.images import load_image
 from dsn.edge import EdgeScorer
 from dsn.export import export
 from dsn.model.views import fixed_angles
+from dsn.timing import median_ms
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DSN_SHARED", REPO.parent / "shared"))
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:
