@@ -19,7 +19,7 @@ install:  ## create .venv and install dsn with everything it needs (torch first)
 	$(BIN)/pip install $(TORCH)
 	$(BIN)/pip install -e '.[dev]'
 
-test:  ## the test suite (under 8 minutes on 2 cores)
+test:  ## the test suite (about 2-3 minutes on 2 idle cores)
 	$(BIN)/python -m pytest -q
 
 train:  ## train DifferSqueezeNet on $(CATEGORY) under $(DATA) with local weights $(WEIGHTS)
