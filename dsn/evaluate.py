@@ -1,20 +1,18 @@
-"""``dsn-eval``: score a saved checkpoint on a category's test set (no training)."""
+"""``dsn-eval``: score a saved checkpoint on a category's test set (no training): metrics.json
+and, as configured by ``figures``, the same figures and pixel AUROC a training run draws."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import hydra
-import lightning as L
 from omegaconf import DictConfig
 
 from dsn import CONF_DIR
 from dsn.builders import build_datamodule, build_trainer, compute_device
 from dsn.checkpoints import load_module
 from dsn.feature_cache import cache_test_features
-from dsn.report_metrics import run_metrics
-from dsn.run_files import write_json
+from dsn.test_report import test_and_report
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -31,11 +29,8 @@ def evaluate(cfg: DictConfig) -> dict:
     fc = cfg.feature_cache
     cache_test_features(module, datamodule.test_set, compute_device(cfg), fc.dir, fc.batch_images)
     trainer = build_trainer(cfg)
-    trainer.test(module, datamodule=datamodule, verbose=False)
-    metrics = run_metrics(module, datamodule.test_set, module.trained_epochs, time.monotonic() - start)
-    metrics["checkpoint"] = str(cfg.ckpt_path)
-    write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
-    return metrics
+    return test_and_report(cfg, trainer, module, datamodule, module.trained_epochs, start,
+                           lambda: {"checkpoint": str(cfg.ckpt_path)})
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")

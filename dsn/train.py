@@ -18,9 +18,7 @@ from dsn import CONF_DIR
 from dsn.builders import (build_datamodule, build_module, build_trainer, compute_device, last_checkpoint,
                           log_config)
 from dsn.feature_cache import cache_test_features, cache_train_features
-from dsn.report_metrics import run_metrics
-from dsn.run_figures import write_run_figures
-from dsn.run_files import write_json
+from dsn.test_report import test_and_report
 from dsn.threshold import f1_optimal, fit_threshold
 
 
@@ -44,19 +42,11 @@ def train(cfg: DictConfig) -> dict:
     decision = set_decision_threshold(module, datamodule.val_set, trainer, device, fc, cfg)
     metrics = {}
     if cfg.get("test", True):
-        trainer.test(module, datamodule=datamodule, verbose=False)
-        metrics = run_metrics(module, datamodule.test_set, trainer.current_epoch, time.monotonic() - start)
-        metrics["train_path"] = "cached" if fc.train else "plain"
-        metrics["cache_time_s"] = round(cache_time, 1)
-        metrics["precision"] = str(cfg.trainer.precision)
-        metrics.update(decision_metrics(module, decision))
-        metrics["checkpoint"] = str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
-        metrics_file = write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)  # before the extras
-        fig = cfg.get("figures")
-        if fig and fig.enabled:
-            metrics.update(write_run_figures(module, datamodule.test_set, cfg.paths.output_dir, trainer.loggers,
-                                             fig.gradient_maps, fig.map_rotations, fig.pixel_auroc))
-            write_json(metrics_file, metrics)
+        extra = {"train_path": "cached" if fc.train else "plain", "cache_time_s": round(cache_time, 1),
+                 "precision": str(cfg.trainer.precision),
+                 "checkpoint": str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")}
+        metrics = test_and_report(cfg, trainer, module, datamodule, trainer.current_epoch, start,
+                                  lambda: {**extra, **decision_metrics(module, decision)})
     for lg in trainer.loggers:
         lg.finalize("success")
     return metrics

@@ -36,11 +36,15 @@ def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root
     module = load_module(tmp_path / "checkpoints" / "last.ckpt")
     assert module.hparams.n_blocks == 2 and module.trained_epochs == 2
     ev_cfg = compose("eval", [f"data.root={toy_root}", "data.category=toy", "data.image_size=32",
-                              f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", "trainer.accelerator=cpu"],
+                              f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", "trainer.accelerator=cpu",
+                              "figures.gradient_maps=2", "figures.map_rotations=2", "figures.pixel_auroc=true"],
                      tmp_path / "eval")
     ev = evaluate(ev_cfg)
     assert ev["auroc"] == pytest.approx(metrics["auroc"])
     assert ev["scores"] == pytest.approx(metrics["scores"], rel=1e-5)
+    # dsn-eval redraws a run's figures and pixel AUROC from the checkpoint alone
+    assert ev["pixel_auroc"] == pytest.approx(metrics["pixel_auroc"], abs=1e-6)
+    assert {"roc.png", "score_histogram.png", "gradient_maps.png"} <= {p.name for p in (tmp_path / "eval" / "figures").iterdir()}
 
 
 def test_plain_path_trains_too(tmp_path, toy_root):

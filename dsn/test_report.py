@@ -1,0 +1,34 @@
+"""Test a trained module and write what a run reports: metrics.json, then figures and pixel AUROC.
+
+Shared by ``dsn-train`` (after fitting) and ``dsn-eval`` (on a saved checkpoint), so both write
+the same metrics file and the same figures for the same weights.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from omegaconf import DictConfig
+
+from dsn.report_metrics import run_metrics
+from dsn.run_figures import write_run_figures
+from dsn.run_files import write_json
+
+
+def test_and_report(cfg: DictConfig, trainer, module, datamodule, epochs: int, start: float,
+                    extra: Callable[[], dict] | None = None) -> dict:
+    """Score the test set, write ``metrics.json`` (before the slower figures, so a crash while
+    drawing keeps the numbers), then the figures of ``cfg.figures``; returns the metrics.
+    ``extra`` is called after testing (it may read the module's test scores)."""
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    metrics = run_metrics(module, datamodule.test_set, epochs, time.monotonic() - start)
+    metrics.update(extra() if extra else {})
+    metrics_file = write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
+    fig = cfg.get("figures")
+    if fig and fig.enabled:
+        metrics.update(write_run_figures(module, datamodule.test_set, cfg.paths.output_dir, trainer.loggers,
+                                         fig.gradient_maps, fig.map_rotations, fig.pixel_auroc))
+        write_json(metrics_file, metrics)
+    return metrics
