@@ -22,6 +22,7 @@ from pathlib import Path
 PRESETS = {  # name -> DifferModel arguments (as conf/model/<name>.yaml) and local weights file
     "differsqueezenet": ({"backbone": "squeezenet1_1", "n_features": 128}, "squeezenet1_1_imagenet.pth"),
     "differnet": ({"backbone": "alexnet", "n_features": 256}, "alexnet_features_imagenet.pth"),
+    "differlite0": ({"backbone": "efficientnet_lite0", "n_features": 112}, None),  # weights from its package
 }
 
 
@@ -34,7 +35,7 @@ def measure_one(name: str, weights_dir: str | None, image_size: int, views: int,
     from dsn.timing import median_ms
 
     kwargs, file = PRESETS[name]
-    weights = str(Path(weights_dir) / file) if weights_dir else "imagenet"
+    weights = str(Path(weights_dir) / file) if weights_dir and file else "imagenet"
     rss_before = peak_memory_mb()["peak_rss_mb"]
     model = DifferModel(**kwargs, weights=weights).eval()
     with tempfile.TemporaryDirectory() as d:

