@@ -20,6 +20,11 @@ def peak_memory_mb() -> dict[str, float]:
     return out
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, MB."""
+    return peak_memory_mb()["peak_rss_mb"]
+
+
 def write_json(path: str | Path, data: dict) -> Path:
     """Write ``data`` as JSON via a temporary file and an atomic rename (a kill leaves no half file)."""
     path = Path(path)

@@ -14,21 +14,26 @@ from omegaconf import DictConfig
 
 from dsn.report_metrics import run_metrics
 from dsn.run_figures import write_run_figures
-from dsn.run_files import write_json
+from dsn.run_files import peak_rss_mb, write_json
 
 
 def test_and_report(cfg: DictConfig, trainer, module, datamodule, epochs: int, start: float,
-                    extra: Callable[[], dict] | None = None) -> dict:
+                    extra: Callable[[], dict] | None = None, peaks: dict | None = None) -> dict:
     """Score the test set, write ``metrics.json`` (before the slower figures, so a crash while
     drawing keeps the numbers), then the figures of ``cfg.figures``; returns the metrics.
-    ``extra`` is called after testing (it may read the module's test scores)."""
+    ``extra`` is called after testing (it may read the module's test scores). ``peaks`` (stage ->
+    peak RSS so far, MB) gains "test" and "figures" and is stored as ``peak_rss_mb_by_stage``."""
+    peaks = dict(peaks or {})
     trainer.test(module, datamodule=datamodule, verbose=False)
     metrics = run_metrics(module, datamodule.test_set, epochs, time.monotonic() - start)
     metrics.update(extra() if extra else {})
+    peaks["test"] = peak_rss_mb()
+    metrics["peak_rss_mb_by_stage"] = peaks
     metrics_file = write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
     fig = cfg.get("figures")
     if fig and fig.enabled:
         metrics.update(write_run_figures(module, datamodule.test_set, cfg.paths.output_dir, trainer.loggers,
                                          fig.gradient_maps, fig.map_rotations, fig.pixel_auroc))
+        peaks["figures"] = metrics["peak_rss_mb"] = peak_rss_mb()
         write_json(metrics_file, metrics)
     return metrics

@@ -18,6 +18,7 @@ from dsn import CONF_DIR
 from dsn.builders import (build_datamodule, build_module, build_trainer, compute_device, last_checkpoint,
                           log_config)
 from dsn.feature_cache import cache_test_features, cache_train_features
+from dsn.run_files import peak_rss_mb
 from dsn.test_report import test_and_report
 from dsn.threshold import f1_optimal, fit_threshold
 
@@ -29,16 +30,19 @@ def train(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
     module = build_module(cfg)
+    peaks = {"data+model": peak_rss_mb()}  # high-water mark after each stage: which stage set the peak
     device, fc = compute_device(cfg), cfg.feature_cache
     if fc.train:
         cache_train_features(module, datamodule.train_set, fc.bank_views, cfg.seed, device, fc.dir, fc.batch_images)
     cache_test_features(module, datamodule.test_set, device, fc.dir, fc.batch_images)
     cache_time = time.monotonic() - start
+    peaks["feature caches"] = peak_rss_mb()
 
     trainer = build_trainer(cfg)
     log_config(trainer, cfg)
     ckpt = cfg.get("ckpt_path") or (last_checkpoint(cfg.paths.output_dir) if cfg.get("resume") else None)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
+    peaks["fit"] = peak_rss_mb()
     decision = set_decision_threshold(module, datamodule.val_set, trainer, device, fc, cfg)
     metrics = {}
     if cfg.get("test", True):
@@ -46,7 +50,7 @@ def train(cfg: DictConfig) -> dict:
                  "precision": str(cfg.trainer.precision),
                  "checkpoint": str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")}
         metrics = test_and_report(cfg, trainer, module, datamodule, trainer.current_epoch, start,
-                                  lambda: {**extra, **decision_metrics(module, decision)})
+                                  lambda: {**extra, **decision_metrics(module, decision)}, peaks)
     for lg in trainer.loggers:
         lg.finalize("success")
     return metrics

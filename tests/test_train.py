@@ -29,6 +29,9 @@ def test_debug_training_writes_metrics_and_checkpoint(tmp_path, toy_root):
     assert (tmp_path / "csv").is_dir()
     assert {"roc.png", "score_histogram.png", "gradient_maps.png"} <= {p.name for p in (tmp_path / "figures").iterdir()}
     assert 0.0 <= metrics["pixel_auroc"] <= 1.0  # debug preset maps every test image
+    stages = metrics["peak_rss_mb_by_stage"]  # high-water marks, in the order the run reached them
+    assert list(stages) == ["data+model", "feature caches", "fit", "test", "figures"]
+    assert list(stages.values()) == sorted(stages.values()) and stages["figures"] == on_disk["peak_rss_mb"]
 
 
 def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root):
