@@ -20,16 +20,24 @@ from dsn.paper_numbers import PAPER_AUROC
 
 
 def collect(dirs: list[str]) -> list[dict]:
-    runs = []
+    """One record per trained model. A ``dsn-eval`` of a run's checkpoint (e.g. to add pixel
+    AUROC afterwards) is merged into that run's record: it fills what the run left empty and is
+    never counted as another seed."""
+    by_model: dict[str, dict] = {}
     for d in dirs:
         for f in sorted(Path(d).rglob("metrics.json")):
             m = json.loads(f.read_text())
-            if m.get("auroc") is not None:
-                m["_file"] = str(f)
-                runs.append(m)
-    if not runs:
+            if m.get("auroc") is None:
+                continue
+            m["_file"] = str(f)
+            key = str(Path(m["checkpoint"]).resolve()) if m.get("checkpoint") else str(f)
+            if key in by_model:
+                train, other = (m, by_model[key]) if "train_path" in m else (by_model[key], m)
+                m = {**train, **{k: v for k, v in other.items() if train.get(k) is None}}
+            by_model[key] = m
+    if not by_model:
         raise SystemExit(f"no metrics.json with an AUROC under {', '.join(dirs)}")
-    return runs
+    return list(by_model.values())
 
 
 def _mean_std(values: list[float]) -> str:

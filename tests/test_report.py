@@ -30,3 +30,16 @@ def test_report_uses_last_epoch_and_labels_best_on_test(tmp_path):
 def test_report_without_runs_says_so(tmp_path):
     with pytest.raises(SystemExit, match="no metrics.json"):
         collect([str(tmp_path)])
+
+
+def test_an_evaluation_of_a_run_adds_to_it_instead_of_counting_as_a_seed(tmp_path):
+    run, ev = tmp_path / "run", tmp_path / "run" / "pixel"
+    ckpt = str(run / "checkpoints" / "last.ckpt")
+    fake_run(run, 0, 0.90, [[192, 0.90]])
+    m = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**m, "checkpoint": ckpt, "train_path": "cached"}))
+    fake_run(ev, 0, 0.90, [], pixel=0.7)
+    m = json.loads((ev / "metrics.json").read_text())
+    (ev / "metrics.json").write_text(json.dumps({**m, "checkpoint": ckpt, "epochs": 0}))
+    (row,) = summarise(collect([str(tmp_path)]))
+    assert row["seeds"] == 1 and row["pixel_auroc"] == "70.0 ± 0.0" and row["epochs"] == 192
