@@ -48,16 +48,17 @@ def _mean_std(values: list[float]) -> str:
 
 
 def summarise(runs: list[dict]) -> list[dict]:
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, int], list[dict]] = {}  # runs of different lengths never pool
     for m in runs:
-        groups.setdefault((m["model"], m["category"]), []).append(m)
+        groups.setdefault((m["model"], m["category"], m["epochs"]), []).append(m)
     rows = []
-    for (model, category), ms in sorted(groups.items()):
+    for (model, category, epochs), ms in sorted(groups.items()):
         last = [100 * m["auroc"] for m in ms]
         best = [100 * max([m["auroc"]] + [c[1] for c in m.get("curve_test_auroc", [])]) for m in ms]
         pix = [100 * m["pixel_auroc"] for m in ms if m.get("pixel_auroc") is not None]
-        rows.append({"model": model, "category": category, "seeds": len(ms), "epochs": ms[0]["epochs"],
-                     "auroc_last_epoch": _mean_std(last), "pixel_auroc": _mean_std(pix),
+        rows.append({"model": model, "category": category, "seeds": len(ms), "epochs": epochs,
+                     "auroc_last_epoch": _mean_std(last),
+                     "pixel_auroc": _mean_std(pix) + (f" ({len(pix)} seeds)" if 0 < len(pix) < len(ms) else ""),
                      "paper": PAPER_AUROC.get(model, {}).get(category, "—"),
                      "best_epoch_on_test_paper_protocol": _mean_std(best),
                      "seed_values": " ".join(f"{v:.1f}" for v in last)})
