@@ -4,7 +4,8 @@
 # gradient maps (dsn-eval on its checkpoint, PIXEL_ROTATIONS rotations, default 8), then the
 # report. Re-running skips finished runs and resumes an interrupted one from its last checkpoint.
 #
-#   bash experiments/cpu_tables.sh            # -> logs/cpu_tables/, experiments/results/cpu_tables/
+#   bash experiments/cpu_tables.sh [more run dirs for the report]
+#   -> runs in logs/cpu_tables/; report, metrics and figures in experiments/results/cpu_tables/
 #
 # PLAN lines: experiment category passes seed. 192 passes is the paper's schedule (24 meta-epochs
 # of 8); on this 2-core CPU that costs about 15 min per bottle run (209 training images) and about
@@ -58,4 +59,12 @@ for dir in "$OUT"/*_bottle_*_s[0-9] "$OUT"/*_s[0-9]; do  # pixel AUROC from the 
   "$PY" -m dsn.evaluate ckpt_path="$dir/checkpoints/last.ckpt" data.root="$(root_of "$cat")" data.category="$cat" \
     figures.pixel_auroc=true figures.map_rotations="$PIXEL_ROTATIONS" hydra.run.dir="$dir/pixel" 2>&1 | tail -n 3
 done
-"$PY" -m dsn.report "$OUT" "$@" --out experiments/results/cpu_tables
+RESULTS=experiments/results/cpu_tables
+"$PY" -m dsn.report "$OUT" "$@" --out "$RESULTS"
+for dir in "$OUT"/*_s[0-9]; do  # what is committed of each run: metrics and figures (not checkpoints)
+  [[ -f $dir/metrics.json ]] || continue
+  dest=$RESULTS/runs/$(basename "$dir")
+  mkdir -p "$dest"
+  cp "$dir/metrics.json" "$dir"/figures/*.png "$dest/"
+  [[ -f $dir/pixel/metrics.json ]] && cp "$dir/pixel/metrics.json" "$dest/pixel_metrics.json"
+done
