@@ -41,10 +41,12 @@ def collect(dirs: list[str]) -> list[dict]:
 
 
 def _mean_std(values: list[float]) -> str:
+    """"mean ± sample std"; a single run has no spread to show, so it gets no "±"."""
     if not values:
         return "—"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
+    if len(values) == 1:
+        return f"{values[0]:.1f} (1 run)"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def summarise(runs: list[dict]) -> list[dict]:
@@ -58,7 +60,7 @@ def summarise(runs: list[dict]) -> list[dict]:
         pix = [100 * m["pixel_auroc"] for m in ms if m.get("pixel_auroc") is not None]
         rows.append({"model": model, "category": category, "seeds": len(ms), "epochs": epochs,
                      "auroc_last_epoch": _mean_std(last),
-                     "pixel_auroc": _mean_std(pix) + (f" ({len(pix)} seeds)" if 0 < len(pix) < len(ms) else ""),
+                     "pixel_auroc": _mean_std(pix) + (f" ({len(pix)} of {len(ms)} seeds)" if 1 < len(pix) < len(ms) else ""),
                      "paper": PAPER_AUROC.get(model, {}).get(category, "—"),
                      "best_epoch_on_test_paper_protocol": _mean_std(best),
                      "seed_values": " ".join(f"{v:.1f}" for v in last)})

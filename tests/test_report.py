@@ -42,7 +42,7 @@ def test_an_evaluation_of_a_run_adds_to_it_instead_of_counting_as_a_seed(tmp_pat
     m = json.loads((ev / "metrics.json").read_text())
     (ev / "metrics.json").write_text(json.dumps({**m, "checkpoint": ckpt, "epochs": 0}))
     (row,) = summarise(collect([str(tmp_path)]))
-    assert row["seeds"] == 1 and row["pixel_auroc"] == "70.0 ± 0.0" and row["epochs"] == 192
+    assert row["seeds"] == 1 and row["pixel_auroc"] == "70.0 (1 run)" and row["epochs"] == 192
 
 
 def test_runs_of_different_length_are_separate_rows(tmp_path):
@@ -51,4 +51,4 @@ def test_runs_of_different_length_are_separate_rows(tmp_path):
     m = json.loads((tmp_path / "1" / "metrics.json").read_text())
     (tmp_path / "1" / "metrics.json").write_text(json.dumps({**m, "epochs": 24}))
     rows = summarise(collect([str(tmp_path)]))
-    assert [(r["epochs"], r["seeds"], r["auroc_last_epoch"]) for r in rows] == [(24, 1, "70.0 ± 0.0"), (192, 1, "90.0 ± 0.0")]
+    assert [(r["epochs"], r["seeds"], r["auroc_last_epoch"]) for r in rows] == [(24, 1, "70.0 (1 run)"), (192, 1, "90.0 (1 run)")]
