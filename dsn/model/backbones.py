@@ -114,7 +114,7 @@ def freeze(module: nn.Module) -> None:
         p.requires_grad_(False)
 
 
-def _load_features_file(full: nn.Module, path: Path, name: str, tap: int, convert=lambda s: s) -> None:
+def _load_features_file(full: nn.Module, path: Path, name: str, tap: int, convert: Callable[[dict], dict]) -> None:
     """Load the ``features.*`` tensors of a local weights file into ``full``; other layers may be absent."""
     if not path.is_file():
         raise FileNotFoundError(
