@@ -39,9 +39,19 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> D
 
 
 def trained_epochs(ckpt: dict) -> int:
-    """Passes over the training data the checkpoint's weights have seen (Lightning's loop state;
-    its ``epoch`` field is the index of the epoch during which the file was written)."""
+    """Passes over the training data the checkpoint's weights have seen, from Lightning's loop state.
+
+    Its ``epoch`` field is the index of the epoch during which the file was written, and the epoch
+    counter ``processed`` is bumped only after ModelCheckpoint has saved at the end of a training
+    epoch (what it does when validation does not run every epoch, as in the paper presets): a
+    checkpoint whose epoch had run its last batch has seen ``started`` passes, not ``processed``.
+    """
     try:
-        return int(ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
-    except (KeyError, TypeError):
+        loop = ckpt["loops"]["fit_loop"]
+        epochs = loop["epoch_progress"]["current"]
+        done = int(epochs["processed"])
+        if loop["epoch_loop.batch_progress"].get("is_last_batch") and int(epochs["started"]) > done:
+            done = int(epochs["started"])
+        return done
+    except (KeyError, TypeError, AttributeError):
         return int(ckpt.get("epoch", -1)) + 1

@@ -50,6 +50,18 @@ def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root
     assert {"roc.png", "score_histogram.png", "gradient_maps.png"} <= {p.name for p in (tmp_path / "eval" / "figures").iterdir()}
 
 
+def test_evaluation_counts_every_pass_when_checkpoints_follow_the_meta_epochs(tmp_path, toy_root):
+    # the paper presets validate and save every 8th pass; Lightning then writes the last checkpoint
+    # before its epoch counter moves, and a naive reading says one pass fewer than were trained
+    sched = ["trainer.max_epochs=4", "trainer.check_val_every_n_epoch=2", "callbacks.model_checkpoint.every_n_epochs=2"]
+    _, metrics = run(tmp_path, toy_root, *sched)
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    assert metrics["epochs"] == 4 and load_module(ckpt).trained_epochs == 4
+    ev_cfg = compose("eval", [f"data.root={toy_root}", "data.category=toy", "data.image_size=32",
+                              f"ckpt_path={ckpt}", "trainer.accelerator=cpu", "figures.gradient_maps=0"], tmp_path / "eval")
+    assert evaluate(ev_cfg)["epochs"] == 4
+
+
 def test_plain_path_trains_too(tmp_path, toy_root):
     _, metrics = run(tmp_path, toy_root, "feature_cache.train=false")
     assert metrics["train_path"] == "plain" and metrics["epochs"] == 2
