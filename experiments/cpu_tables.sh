@@ -38,8 +38,11 @@ differnet_paper magnetic_tile 48 1
 differsqueezenet_paper magnetic_tile 48 2
 differnet_paper magnetic_tile 48 2
 backbone_lite0 bottle 192 0
+full_1scale bottle 192 0
 backbone_lite0 bottle 192 1
+full_1scale bottle 192 1
 backbone_lite0 bottle 192 2
+full_1scale bottle 192 2
 "}
 
 root_of() { [[ $1 == bottle ]] && echo "$SHARED/data/mvtec_ad" || echo "$SHARED/data"; }
@@ -48,6 +51,7 @@ model_args() {
     differsqueezenet_paper) echo "experiment=differsqueezenet_paper model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth" ;;
     differnet_paper) echo "experiment=differnet_paper model.weights=$SHARED/weights/alexnet_features_imagenet.pth" ;;
     backbone_lite0) echo "experiment=differsqueezenet_paper model=differlite0 task_name=backbone_lite0" ;;
+    full_1scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_1scale" ;;
   esac
 }
 

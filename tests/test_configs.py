@@ -8,7 +8,8 @@ from conftest import compose
 
 @pytest.mark.parametrize("preset, backbone, width, flow_in", [
     ("differsqueezenet", "squeezenet1_1", 128, 384), ("differnet", "alexnet", 256, 768),
-    ("differlite0", "efficientnet_lite0", 112, 336), ("differmobilenet", "mobilenet_v3_small", 96, 288)])
+    ("differlite0", "efficientnet_lite0", 112, 336), ("differmobilenet", "mobilenet_v3_small", 96, 288),
+    ("squeezenet_full_1scale", "squeezenet1_1", 512, 512)])
 def test_model_presets_keep_the_paper_flow_and_optimiser(tmp_path, preset, backbone, width, flow_in):
     cfg = compose("train", [f"model={preset}", "model.weights=none"], tmp_path)
     assert cfg.model.backbone == backbone and cfg.model.n_features == width
