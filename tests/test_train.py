@@ -71,7 +71,7 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, toy_root):
     _, full = run(tmp_path / "full", toy_root, "trainer.max_epochs=3")
     run(tmp_path / "cut", toy_root, "trainer.max_epochs=1")  # "interrupted" after epoch 1
     _, resumed = run(tmp_path / "cut", toy_root, "trainer.max_epochs=3")  # picks up last.ckpt
-    assert resumed["epochs"] == 3
+    assert resumed["epochs"] == 3 and (full["fit_from_epoch"], resumed["fit_from_epoch"]) == (0, 1)
     assert resumed["scores"] == pytest.approx(full["scores"], rel=1e-5)
 
 
