@@ -39,6 +39,8 @@ differsqueezenet_paper magnetic_tile 48 2
 differnet_paper magnetic_tile 48 2
 backbone_lite0 bottle 192 0
 full_1scale bottle 192 0
+differsqueezenet_paper magnetic_tile 96 0
+differnet_paper magnetic_tile 96 0
 backbone_lite0 bottle 192 1
 full_1scale bottle 192 1
 backbone_lite0 bottle 192 2
