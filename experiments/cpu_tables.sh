@@ -15,7 +15,7 @@
 # starts from the checkpoint of the longest finished shorter run of the same experiment, category
 # and seed (the learning rate is constant, so this ends where a run from scratch does: see
 # tests/test_train.py::test_resumed_run_ends_where_an_uninterrupted_one_does); its metrics.json
-# then times only the added passes. Order = what matters most first. Needs the shared data and
+# then times only the added passes (and records fit_from_epoch). Order = what matters most first. Needs the shared data and
 # weights beside the checkout (../shared).
 set -euo pipefail
 SHARED=${DSN_SHARED:-../shared}
@@ -41,10 +41,6 @@ backbone_lite0 bottle 192 0
 full_1scale bottle 192 0
 differsqueezenet_paper magnetic_tile 96 0
 differnet_paper magnetic_tile 96 0
-backbone_lite0 bottle 192 1
-full_1scale bottle 192 1
-backbone_lite0 bottle 192 2
-full_1scale bottle 192 2
 "}
 
 root_of() { [[ $1 == bottle ]] && echo "$SHARED/data/mvtec_ad" || echo "$SHARED/data"; }
@@ -62,24 +58,21 @@ while read -r exp cat passes seed; do
   [[ -z ${exp:-} ]] && continue
   dir=$OUT/${exp}_${cat}_${passes}p_s${seed}
   if [[ -f $dir/metrics.json ]]; then echo "done: $dir"; continue; fi
-  if [[ ! -e $dir/checkpoints/last.ckpt ]]; then  # continue the longest shorter run, if one finished
+  from=()  # continue the longest finished shorter run, unless this run has a checkpoint of its own
+  if [[ ! -e $dir/checkpoints/last.ckpt ]]; then
     shorter=$(for d in "$OUT/${exp}_${cat}_"*"p_s${seed}"; do
       p=${d##*_${cat}_}; p=${p%%p_s*}
       [[ -f $d/metrics.json && -e $d/checkpoints/last.ckpt && $p -lt $passes ]] && echo "$p $d"
     done | sort -n | tail -n 1 | cut -d" " -f2 || true)
-    if [[ -n $shorter ]]; then
-      ckpt=$(readlink -f "$shorter/checkpoints/last.ckpt")
-      mkdir -p "$dir/checkpoints"
-      cp -l "$ckpt" "$dir/checkpoints/" 2>/dev/null || cp "$ckpt" "$dir/checkpoints/"
-      ln -sfn "$(basename "$ckpt")" "$dir/checkpoints/last.ckpt"
-      echo "continuing $shorter"
-    fi
+    # ckpt_path, not a copy into $dir: Lightning would keep the copy as last.ckpt and link its own
+    # newest checkpoint as last-v1.ckpt
+    if [[ -n $shorter ]]; then from=("ckpt_path=$(readlink -f "$shorter/checkpoints/last.ckpt")"); echo "continuing $shorter"; fi
   fi
   echo "$(date -u +%FT%TZ) start $dir"
   # shellcheck disable=SC2046
   /usr/bin/time -v "$PY" -m dsn.train $(model_args "$exp") trainer=cpu_fast trainer.max_epochs="$passes" \
     feature_cache.bank_views=16 data.root="$(root_of "$cat")" data.category="$cat" seed="$seed" \
-    logger=csv figures.pixel_auroc=false figures.map_rotations=16 hydra.run.dir="$dir" \
+    logger=csv figures.pixel_auroc=false figures.map_rotations=16 hydra.run.dir="$dir" ${from[@]+"${from[@]}"} \
     2> >(tee "$dir.time.log" | grep -E "Maximum resident|Elapsed|Error" >&2)
   echo "$(date -u +%FT%TZ) end $dir"
 done <<< "$PLAN"
