@@ -83,15 +83,14 @@ class DifferLightning(L.LightningModule):
 
     # ---- loops -------------------------------------------------------------------------
     def on_train_start(self) -> None:
-        self._fit_start = (time.monotonic(), self.global_step, self.current_epoch)
+        self._fit_start = (time.monotonic(), self.global_step)
 
     def on_train_end(self) -> None:
-        """Training throughput of this fit (resumed steps excluded) and the pass it started from
-        (0, or where a resumed checkpoint left off), for the metrics file."""
+        """Training throughput of this fit (resumed steps excluded), for the metrics file."""
         seconds = time.monotonic() - self._fit_start[0]
         steps = self.global_step - self._fit_start[1]
         samples = steps * self.trainer.datamodule.batch_size * self.hparams.train_views if self.trainer.datamodule else 0
-        self.fit_stats = {"fit_time_s": round(seconds, 2), "fit_steps": steps, "fit_from_epoch": self._fit_start[2],
+        self.fit_stats = {"fit_time_s": round(seconds, 2), "fit_steps": steps,
                           "train_samples_per_s": round(samples / seconds, 1) if seconds > 0 else 0.0}
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

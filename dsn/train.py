@@ -17,6 +17,7 @@ from omegaconf import DictConfig, open_dict
 from dsn import CONF_DIR
 from dsn.builders import (build_datamodule, build_module, build_trainer, compute_device, last_checkpoint,
                           log_config)
+from dsn.checkpoints import trained_epochs
 from dsn.feature_cache import cache_test_features, cache_train_features
 from dsn.run_files import peak_rss_mb
 from dsn.test_report import test_and_report
@@ -41,6 +42,8 @@ def train(cfg: DictConfig) -> dict:
     trainer = build_trainer(cfg)
     log_config(trainer, cfg)
     ckpt = cfg.get("ckpt_path") or (last_checkpoint(cfg.paths.output_dir) if cfg.get("resume") else None)
+    # passes the weights had seen before this fit: 0, or where a resumed / continued run left off
+    from_epoch = trained_epochs(torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)) if ckpt else 0
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
     peaks["fit"] = peak_rss_mb()
     decision = set_decision_threshold(module, datamodule.val_set, trainer, device, fc, cfg)
@@ -48,7 +51,8 @@ def train(cfg: DictConfig) -> dict:
     if cfg.get("test", True):
         extra = {"train_path": "cached" if fc.train else "plain", "cache_time_s": round(cache_time, 1),
                  "precision": str(cfg.trainer.precision),
-                 "checkpoint": str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")}
+                 "checkpoint": str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"),
+                 "fit_from_epoch": from_epoch}
         metrics = test_and_report(cfg, trainer, module, datamodule, trainer.current_epoch, start,
                                   lambda: {**extra, **decision_metrics(module, decision)}, peaks)
     for lg in trainer.loggers:

@@ -60,6 +60,8 @@ def test_evaluation_counts_every_pass_when_checkpoints_follow_the_meta_epochs(tm
     ev_cfg = compose("eval", [f"data.root={toy_root}", "data.category=toy", "data.image_size=32",
                               f"ckpt_path={ckpt}", "trainer.accelerator=cpu", "figures.gradient_maps=0"], tmp_path / "eval")
     assert evaluate(ev_cfg)["epochs"] == 4
+    _, longer = run(tmp_path, toy_root, *sched[1:], "trainer.max_epochs=6")  # resumed: says where it took over
+    assert (longer["epochs"], longer["fit_from_epoch"]) == (6, 4)
 
 
 def test_plain_path_trains_too(tmp_path, toy_root):
