@@ -3,6 +3,8 @@
 # the runs of PLAN below one after another (each uses every core), then pixel AUROC of each run's
 # gradient maps (dsn-eval on its checkpoint, PIXEL_ROTATIONS rotations, default 8), then the
 # report. Re-running skips finished runs and resumes an interrupted one from its last checkpoint.
+# The pixel step is slow on magnetic_tile (gradient maps of all 583 test images: about 9 min per
+# run here); stopping and re-running the script picks it up where it stopped.
 #
 #   bash experiments/cpu_tables.sh [more run dirs for the report]
 #   -> runs in logs/cpu_tables/; report, metrics and figures in experiments/results/cpu_tables/
