@@ -17,8 +17,8 @@
 # starts from the checkpoint of the longest finished shorter run of the same experiment, category
 # and seed (the learning rate is constant, so this ends where a run from scratch does: see
 # tests/test_train.py::test_resumed_run_ends_where_an_uninterrupted_one_does); its metrics.json
-# then times only the added passes (and records fit_from_epoch). Order = what matters most first. Needs the shared data and
-# weights beside the checkout (../shared).
+# then times only the added passes (and records fit_from_epoch). Order = what matters most
+# first. Needs the shared data and weights beside the checkout (../shared).
 set -euo pipefail
 SHARED=${DSN_SHARED:-../shared}
 OUT=${OUT:-logs/cpu_tables}
