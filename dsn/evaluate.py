@@ -9,7 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from dsn import CONF_DIR
-from dsn.builders import build_datamodule, build_trainer, compute_device
+from dsn.builders import build_datamodule, build_trainer, compute_device, finish_loggers
 from dsn.checkpoints import load_module
 from dsn.feature_cache import cache_test_features
 from dsn.test_report import test_and_report
@@ -29,8 +29,14 @@ def evaluate(cfg: DictConfig) -> dict:
     fc = cfg.feature_cache
     cache_test_features(module, datamodule.test_set, compute_device(cfg), fc.dir, fc.batch_images)
     trainer = build_trainer(cfg)
-    return test_and_report(cfg, trainer, module, datamodule, module.trained_epochs, start,
-                           lambda: {"checkpoint": str(cfg.ckpt_path)})
+    ok = False
+    try:
+        metrics = test_and_report(cfg, trainer, module, datamodule, module.trained_epochs, start,
+                                  lambda: {"checkpoint": str(cfg.ckpt_path)})
+        ok = True
+    finally:
+        finish_loggers(trainer, ok)
+    return metrics
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")

@@ -1,4 +1,5 @@
-"""What a run leaves in its directory: the metrics file, written atomically, and peak memory."""
+"""What a run leaves in its directory: files written atomically (metrics, sweep summaries), and
+peak memory. Imports no torch at module level, so the sweeper plugin can use it cheaply."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import resource
 import sys
 from pathlib import Path
 
-import torch
-
 
 def peak_memory_mb() -> dict[str, float]:
     """Peak resident memory of this process (and peak CUDA allocation, when a GPU was used)."""
+    import torch
+
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = {"peak_rss_mb": round(rss_kb / (1024 if sys.platform != "darwin" else 1024**2), 1)}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -25,11 +26,17 @@ def peak_rss_mb() -> float:
     return peak_memory_mb()["peak_rss_mb"]
 
 
-def write_json(path: str | Path, data: dict) -> Path:
-    """Write ``data`` as JSON via a temporary file and an atomic rename (a kill leaves no half file)."""
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` via a temporary file and an atomic rename: a kill leaves no half file, and
+    readers (or another sweep worker writing the same summary) never see a mix of two versions."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
     os.replace(tmp, path)
     return path
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    """Write ``data`` as JSON, atomically."""
+    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -15,8 +15,8 @@ import torch
 from omegaconf import DictConfig, open_dict
 
 from dsn import CONF_DIR
-from dsn.builders import (build_datamodule, build_module, build_trainer, compute_device, last_checkpoint,
-                          log_config)
+from dsn.builders import (build_datamodule, build_module, build_trainer, compute_device, finish_loggers,
+                          last_checkpoint, log_config)
 from dsn.checkpoints import trained_epochs
 from dsn.feature_cache import cache_test_features, cache_train_features
 from dsn.run_files import peak_rss_mb
@@ -32,21 +32,37 @@ def train(cfg: DictConfig) -> dict:
     datamodule.setup("fit")
     module = build_module(cfg)
     peaks = {"data+model": peak_rss_mb()}  # high-water mark after each stage: which stage set the peak
+    trainer = build_trainer(cfg)  # before the feature caches: a bad trainer setting fails in seconds
+    ok = False
+    try:
+        metrics = fit_and_test(cfg, trainer, module, datamodule, start, peaks)
+        ok = True
+    finally:
+        finish_loggers(trainer, ok)
+    return metrics
+
+
+def prepare_features(cfg: DictConfig, module, datamodule) -> None:
+    """The frozen backbone's features of the training bank and the test views, computed once."""
     device, fc = compute_device(cfg), cfg.feature_cache
     if fc.train:
         cache_train_features(module, datamodule.train_set, fc.bank_views, cfg.seed, device, fc.dir, fc.batch_images)
     cache_test_features(module, datamodule.test_set, device, fc.dir, fc.batch_images)
+
+
+def fit_and_test(cfg: DictConfig, trainer, module, datamodule, start: float, peaks: dict) -> dict:
+    """Features, fit (resuming where a checkpoint says), threshold, test and report."""
+    log_config(trainer, cfg)
+    prepare_features(cfg, module, datamodule)
     cache_time = time.monotonic() - start
     peaks["feature caches"] = peak_rss_mb()
-
-    trainer = build_trainer(cfg)
-    log_config(trainer, cfg)
+    fc = cfg.feature_cache
     ckpt = cfg.get("ckpt_path") or (last_checkpoint(cfg.paths.output_dir) if cfg.get("resume") else None)
     # passes the weights had seen before this fit: 0, or where a resumed / continued run left off
     from_epoch = trained_epochs(torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)) if ckpt else 0
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
     peaks["fit"] = peak_rss_mb()
-    decision = set_decision_threshold(module, datamodule.val_set, trainer, device, fc, cfg)
+    decision = set_decision_threshold(module, datamodule.val_set, trainer, compute_device(cfg), fc, cfg)
     metrics = {}
     if cfg.get("test", True):
         extra = {"train_path": "cached" if fc.train else "plain", "cache_time_s": round(cache_time, 1),
@@ -55,8 +71,9 @@ def train(cfg: DictConfig) -> dict:
                  "fit_from_epoch": from_epoch}
         metrics = test_and_report(cfg, trainer, module, datamodule, trainer.current_epoch, start,
                                   lambda: {**extra, **decision_metrics(module, decision)}, peaks)
-    for lg in trainer.loggers:
-        lg.finalize("success")
+        objective = {f"objective/{k}": metrics[k] for k in cfg.optimized_metrics if metrics.get(k) is not None}
+        for lg in trainer.loggers:
+            lg.log_metrics(objective)
     return metrics
 
 

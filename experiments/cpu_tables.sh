@@ -23,7 +23,8 @@ set -euo pipefail
 SHARED=${DSN_SHARED:-../shared}
 OUT=${OUT:-logs/cpu_tables}
 PY=${PYTHON:-.venv/bin/python}
-PIXEL_ROTATIONS=${PIXEL_ROTATIONS:-8}
+PIXEL_ROTATIONS=${PIXEL_ROTATIONS:-8}  # 0: no pixel-AUROC pass
+RESULTS=${RESULTS:-experiments/results/cpu_tables}
 PLAN=${PLAN:-"
 differsqueezenet_paper bottle 24 0
 differsqueezenet_paper magnetic_tile 24 0
@@ -80,13 +81,12 @@ while read -r exp cat passes seed; do
 done <<< "$PLAN"
 
 for dir in "$OUT"/*_bottle_*_s[0-9] "$OUT"/*_s[0-9]; do  # pixel AUROC from the checkpoints, bottle first
-  [[ -f $dir/pixel/metrics.json || ! -f $dir/checkpoints/last.ckpt ]] && continue
+  [[ $PIXEL_ROTATIONS == 0 || -f $dir/pixel/metrics.json || ! -f $dir/checkpoints/last.ckpt ]] && continue
   cat=$(basename "$dir" | sed -E 's/^[a-z0-9]+_[a-z0-9]+_(.*)_[0-9]+p_s[0-9]+$/\1/')
   echo "$(date -u +%FT%TZ) pixel AUROC $dir"
   "$PY" -m dsn.evaluate ckpt_path="$dir/checkpoints/last.ckpt" data.root="$(root_of "$cat")" data.category="$cat" \
     figures.pixel_auroc=true figures.map_rotations="$PIXEL_ROTATIONS" hydra.run.dir="$dir/pixel" 2>&1 | tail -n 3
 done
-RESULTS=experiments/results/cpu_tables
 "$PY" -m dsn.report "$OUT" "$@" --out "$RESULTS"
 for dir in "$OUT"/*_s[0-9]; do  # what is committed of each run: metrics and figures (not checkpoints)
   [[ -f $dir/metrics.json ]] || continue

@@ -71,6 +71,18 @@ def toy_root(tmp_path: Path) -> Path:
     return make_tree(tmp_path / "data")
 
 
+# fast liveness for tests: a dead sweep worker's trial is failed 8 s after its last heartbeat
+FAST_BEATS = ("hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=8")
+
+
+def sweep_cmd(root, logs, *extra) -> list[str]:
+    """A sweep worker as a user starts it: the debug search on the toy category."""
+    import sys
+
+    return [sys.executable, "-m", "dsn.train", "-m", "hparams_search=debug", "debug=default", f"data.root={root}",
+            "data.category=toy", "data.image_size=32", f"paths.log_dir={logs}", *FAST_BEATS, *extra]
+
+
 def compose(config_name: str, overrides: list[str], out_dir: Path):
     """Compose a dsn config in-process, as the entry points would, with outputs in ``out_dir``."""
     from hydra import compose as hydra_compose, initialize_config_dir
@@ -89,3 +101,72 @@ def compose(config_name: str, overrides: list[str], out_dir: Path):
         cfg.paths.log_dir = str(out_dir)
         cfg.paths.cache_dir = str(out_dir / "cache")
     return cfg
+
+
+# ---- real services and processes: started here, ended by PID also when a test fails ----------
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A real PostgreSQL server (the pip package pgserver: no root, a unix socket), for the session."""
+    import os
+    import signal
+
+    pgserver = pytest.importorskip("pgserver")
+    data = tmp_path_factory.mktemp("pgdata")
+    server = pgserver.get_server(data, cleanup_mode="stop")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        pid_file = data / "postmaster.pid"
+        if pid_file.exists():  # still running: end it by its PID
+            try:
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+
+
+@pytest.fixture
+def pg_url(postgres_server, request) -> str:
+    """A fresh database on the session's server, as the plain ``postgresql://`` URL a user types."""
+    import re
+
+    import psycopg
+
+    name = "t_" + re.sub(r"\W", "_", request.node.name)[:50].lower()
+    base = postgres_server.get_uri()
+    with psycopg.connect(base.replace("postgresql://postgres:@/postgres", "postgresql://postgres@/postgres"),
+                         autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return base.replace("@/postgres?", f"@/{name}?")
+
+
+@pytest.fixture
+def processes(tmp_path):
+    """Start subprocesses through ``processes.start(cmd)`` (output in ``p.log``, a file); each
+    one's process group (its children too, e.g. submitit jobs) is killed at the end of the test,
+    whatever happened."""
+    import os
+    import signal
+    import subprocess
+
+    class Started(list):
+        def start(self, cmd, **kw):
+            log = tmp_path / f"process{len(self)}.log"
+            with open(log, "w") as out:
+                p = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=out, stderr=subprocess.STDOUT, **kw)
+            p.log = log
+            self.append(p)
+            return p
+
+    started = Started()
+    try:
+        yield started
+    finally:
+        for p in started:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()

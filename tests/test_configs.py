@@ -34,3 +34,14 @@ def test_eval_config_requires_a_checkpoint(tmp_path):
     cfg = compose("eval", [], tmp_path)
     with pytest.raises(MissingMandatoryValue):
         _ = cfg.ckpt_path
+
+
+@pytest.mark.parametrize("overrides", [["trainer.devices=2"], ["trainer.devices=2", "+trainer.strategy=ddp_spawn"]])
+def test_several_ranks_for_one_run_are_refused(tmp_path, overrides):
+    """Each rank would score only its shard of the test set (AUROC per rank, no gather): dsn
+    refuses a multi-process trainer instead of reporting a wrong number."""
+    from dsn.builders import build_trainer
+
+    cfg = compose("train", ["debug=default", *overrides], tmp_path)
+    with pytest.raises(ValueError, match=r"one flow per process, but trainer.devices=2 .* start 2"):
+        build_trainer(cfg)

@@ -1,22 +1,17 @@
 """Sweeps: a real 3-trial random search on the debug model, its resume after a kill, and the
-two-objective Pareto output. Each sweep runs as the user would run it, in a subprocess."""
+two-objective Pareto output. Each sweep runs as the user would run it, in a subprocess.
+Several workers on one study: test_sweep_workers.py."""
 
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import optuna
 
-from conftest import REPO, make_tree
+from conftest import REPO, make_tree, sweep_cmd
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
-
-
-def sweep_cmd(root, logs, *extra):
-    return [sys.executable, "-m", "dsn.train", "-m", "hparams_search=debug", "debug=default", f"data.root={root}",
-            "data.category=toy", "data.image_size=32", f"paths.log_dir={logs}", *extra]
 
 
 def study(logs):
@@ -33,11 +28,11 @@ def test_three_trial_sweep(tmp_path):
     assert (out / "optimization_results.csv").is_file() and (out / "all_trials.csv").is_file()
 
 
-def test_killed_sweep_resumes_without_repeating_trials(tmp_path):
+def test_killed_sweep_resumes_without_repeating_trials(tmp_path, processes):
     root = make_tree(tmp_path / "data", n_train=30)
     logs = tmp_path / "logs"
     cmd = sweep_cmd(root, logs, "trainer.max_epochs=30")
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = processes.start(cmd)
     db, deadline = logs / "debug" / "multiruns" / "debug_toy.db", time.monotonic() + 180
     first = None
     while time.monotonic() < deadline and proc.poll() is None:
@@ -51,7 +46,7 @@ def test_killed_sweep_resumes_without_repeating_trials(tmp_path):
                 break
         time.sleep(0.1)
     assert first is not None and proc.poll() is None, "the sweep ended before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = study(logs).trials
     assert sum(t.state == COMPLETE for t in before) < 3
@@ -74,10 +69,3 @@ def test_two_objectives_give_a_pareto_front(tmp_path):
     s = study(tmp_path / "logs")
     assert all(len(t.values) == 2 and t.values[1] > 0 for t in s.get_trials(states=(COMPLETE,)))
 
-
-def test_sweep_with_the_local_process_launcher(tmp_path):
-    """Trials as separate processes through submitit (the code path SLURM jobs take)."""
-    root = make_tree(tmp_path / "data")
-    subprocess.run(sweep_cmd(root, tmp_path / "logs", "hydra/launcher=local", "hydra.sweeper.n_trials=2"),
-                   cwd=REPO, check=True, capture_output=True)
-    assert len(study(tmp_path / "logs").get_trials(states=(COMPLETE,))) == 2

@@ -1,31 +1,41 @@
-"""A Hydra sweeper on current Optuna, with resumable storage.
+"""A Hydra sweeper on current Optuna: many workers, one study, nothing lost, nothing doubled.
 
 Why not ``hydra-optuna-sweeper``: it pins optuna<3, whose RDB storage breaks on SQLAlchemy 2.
 This sweeper keeps Hydra's interface (``hydra/sweeper=dsn_optuna``, any Hydra launcher: basic,
-submitit local or SLURM) and uses Optuna's own storage, so:
+submitit local or SLURM).
 
-- the study lives in ``storage`` (default: an SQLite file in the sweep directory's parent, or any
-  SQLAlchemy URL shared by many machines); re-running the same command resumes it: completed
-  trials are never repeated, trials left RUNNING by a killed sweep are marked FAILED and their
-  budget is asked again;
-- the random sampler is seeded with ``seed`` plus the number of trials already stored, so a
-  resumed sweep draws new points instead of replaying the first ones;
-- one objective (``directions: [maximize]``) or several (e.g. AUROC up, flow parameters down):
-  the task returns one value per direction; at the end the best trial or the Pareto front is
-  written as CSV + markdown next to the study.
+Each ``dsn-train -m hparams_search=...`` process is a *worker*. Any number of workers (same
+command, same ``storage``, same study name) share one study and can be killed and restarted at
+any moment (:mod:`.study` has the storage, heartbeats and sampler):
+
+- a worker asks a trial only while the budget has room: ``n_trials`` minus the COMPLETE trials
+  minus the trials running anywhere. Two workers that ask at the same instant for the last
+  place both get a trial; the one whose trial number is higher sees that the budget is taken by
+  trials before it and drops its trial (told FAIL, user attribute ``surplus``) before running
+  it. So the study ends with exactly ``n_trials`` COMPLETE;
+- a trial whose worker died stops beating and is failed by a live worker after
+  ``grace_period`` seconds; its place in the budget is asked again. A worker waits while the
+  rest of the budget is running elsewhere, since any of those may still fail;
+- each trial runs in ``<sweep dir>/<trial number>``, gets ``trial=<number>`` (W&B names the run
+  after it), and records its worker and folder as user attributes;
+- a trial finished or failed by another worker in the meantime is left as it is.
 
 Search space (``params``), one entry per config key:
     model.hidden: {type: int, low: 128, high: 4096, log: true}
     model.n_blocks: {type: int, low: 2, high: 12}
     model.n_features: {type: categorical, choices: [64, 128, 256, 384, 512]}
-    optimizer.lr: {type: float, low: 1e-5, high: 1e-3, log: true}
+    model.lr: {type: float, low: 1e-5, high: 1e-3, log: true}
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
+import os
+import shutil
+import socket
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +45,13 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from hydra_plugins.dsn_sweeper.heartbeat import Heartbeats
+from hydra_plugins.dsn_sweeper.study import open_storage, open_study, storage_url
+from hydra_plugins.dsn_sweeper.summary import write_summary
+
 log = logging.getLogger(__name__)
+COMPLETE, RUNNING, FAIL = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING,
+                           optuna.trial.TrialState.FAIL)
 
 
 def suggest(trial: optuna.Trial, params: dict[str, dict]) -> dict[str, Any]:
@@ -53,9 +69,20 @@ def suggest(trial: optuna.Trial, params: dict[str, dict]) -> dict[str, Any]:
     return out
 
 
+def check_launcher(config: DictConfig) -> None:
+    """Refuse a SLURM launcher where SLURM is absent, in one line, before the study is touched
+    (SystemExit passes Hydra's error reporting without a traceback)."""
+    target = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
+    if "Slurm" in target and shutil.which("sbatch") is None:
+        raise SystemExit("error: hydra/launcher=slurm needs SLURM, but there is no 'sbatch' on this machine's PATH: "
+                         "run the command on a SLURM login node, or use hydra/launcher=local (processes on this "
+                         "machine) or the default launcher")
+
+
 class DsnOptunaSweeper(Sweeper):
     def __init__(self, study_name: str, storage: str | None, n_trials: int, n_jobs: int = 1, seed: int = 0,
-                 directions: list[str] | None = None, params: dict | None = None):
+                 directions: list[str] | None = None, params: dict | None = None,
+                 heartbeat_interval: int = 30, grace_period: int = 120):
         self.study_name = study_name
         self.storage = storage
         self.n_trials = n_trials
@@ -65,46 +92,75 @@ class DsnOptunaSweeper(Sweeper):
         self.params = OmegaConf.to_container(params, resolve=True) if OmegaConf.is_config(params) else (params or {})
         if not self.params:
             raise ValueError("hydra.sweeper.params is empty: give at least one search dimension")
+        if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
+            raise ValueError(f"hydra.sweeper.grace_period ({grace_period}) must exceed "
+                             f"hydra.sweeper.heartbeat_interval ({heartbeat_interval} s, at least 1)")
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        check_launcher(config)
         self.config = config
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config)
         self.sweep_dir = Path(config.hydra.sweep.dir)
 
-    def _study(self) -> optuna.Study:
-        storage = self.storage or f"sqlite:///{(self.sweep_dir.parent / (self.study_name + '.db')).resolve()}"
-        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True) \
-            if storage.startswith("sqlite:///") else None
-        probe = optuna.load_study(study_name=self.study_name, storage=storage) \
-            if self.study_name in optuna.get_all_study_names(storage) else None
-        done = len(probe.trials) if probe else 0
-        sampler = optuna.samplers.RandomSampler(seed=self.seed + done)
-        study = optuna.create_study(study_name=self.study_name, storage=storage, sampler=sampler,
-                                    directions=self.directions, load_if_exists=True)
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            log.warning(f"trial {t.number} was left running by an interrupted sweep: marking it FAILED")
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-        log.info(f"study '{self.study_name}' in {storage}: {done} trials stored")
-        self.storage_url = storage
-        return study
-
     def sweep(self, arguments: list[str]) -> Any:
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        study = self._study()
-        complete, failed_in_a_row = optuna.trial.TrialState.COMPLETE, 0
-        while (n_done := len(study.get_trials(deepcopy=False, states=(complete,)))) < self.n_trials:
-            batch = [study.ask() for _ in range(min(self.n_jobs, self.n_trials - n_done))]
-            chosen = [suggest(t, self.params) for t in batch]
-            overrides = [tuple(arguments) + tuple(f"{k}={v}" for k, v in c.items()) for c in chosen]
-            results = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
-            for trial, result in zip(batch, results):
+        self.storage_url = storage_url(self.storage, self.sweep_dir.parent / f"{self.study_name}.db")
+        self.rdb = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period)
+        study = open_study(self.study_name, self.rdb, self.seed, self.directions)
+        log.info(f"worker {self.worker} joined study '{self.study_name}' in {self.storage_url}: "
+                 f"{len(study.get_trials(deepcopy=False))} trials stored")
+        failed_in_a_row = 0
+        while True:
+            optuna.storages.fail_stale_trials(study)  # only trials whose worker stopped beating
+            n_complete, n_running = (len(study.get_trials(deepcopy=False, states=(s,))) for s in (COMPLETE, RUNNING))
+            if n_complete >= self.n_trials:
+                break
+            room = self.n_trials - n_complete - n_running
+            if room <= 0:
+                log.info(f"{n_running} trial(s) of the budget running elsewhere: waiting in case one fails")
+                time.sleep(self.heartbeat_interval)
+                continue
+            batch = self._ask(study, min(self.n_jobs, room))
+            if not batch:
+                continue
+            with Heartbeats(self.rdb, [t for t, _ in batch]):
+                results = self._launch(arguments, batch)
+            for (trial, _), result in zip(batch, results):
                 failed_in_a_row = 0 if self._tell(study, trial, result) else failed_in_a_row + 1
             if failed_in_a_row >= max(3, self.n_jobs):
                 raise RuntimeError(f"{failed_in_a_row} trials in a row failed (see their logs under {self.sweep_dir}): "
                                    f"the sweep stops rather than burn its budget; fix the cause and re-run to resume")
-        self._write_summary(study)
+        write_summary(study, self.sweep_dir, self.storage_url, self.config)
         return study
+
+    def _ask(self, study: optuna.Study, n: int) -> list[tuple[optuna.Trial, dict]]:
+        """Up to ``n`` new trials with their values; a trial the budget has no room for is dropped."""
+        batch = []
+        for _ in range(n):
+            with warnings.catch_warnings():  # Optuna's note that heartbeats are meant for Study.optimize
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask()
+            self.rdb.record_heartbeat(trial._trial_id)  # at once: a trial without a beat is never failed
+            ahead = [t for t in study.get_trials(deepcopy=False, states=(COMPLETE, RUNNING)) if t.number < trial.number]
+            if len(ahead) >= self.n_trials:
+                trial.set_user_attr("surplus", True)
+                study.tell(trial, state=FAIL, skip_if_finished=True)
+                log.info(f"trial {trial.number} dropped: the budget is taken by trials started before it")
+                break
+            trial.set_user_attr("worker", self.worker)
+            trial.set_user_attr("output_dir", str(self.sweep_dir / str(trial.number)))
+            batch.append((trial, suggest(trial, self.params)))
+        return batch
+
+    def _launch(self, arguments: list[str], batch: list[tuple[optuna.Trial, dict]]):
+        """Run the batch; each trial in ``<sweep dir>/<trial number>`` whatever else runs at once."""
+        overrides = [tuple(arguments) + tuple(f"{k}={v}" for k, v in chosen.items())
+                     + (f"trial={trial.number}", f"hydra.sweep.subdir={trial.number}") for trial, chosen in batch]
+        return self.launcher.launch(overrides, initial_job_idx=batch[0][0].number)
 
     def _tell(self, study: optuna.Study, trial: optuna.Trial, result) -> bool:
         """Record a finished job in the study; False when the trial failed."""
@@ -112,55 +168,15 @@ class DsnOptunaSweeper(Sweeper):
             value = result.return_value
         except Exception as err:  # the job raised: the trial failed, the sweep goes on
             log.warning(f"trial {trial.number} failed: {err}")
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            study.tell(trial, state=FAIL, skip_if_finished=True)
             return False
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         if len(values) != len(self.directions) or any(v is None or not math.isfinite(float(v)) for v in values):
             log.warning(f"trial {trial.number} returned {value!r} for directions {self.directions}: FAILED")
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            study.tell(trial, state=FAIL, skip_if_finished=True)
             return False
-        study.tell(trial, [float(v) for v in values])
+        frozen = study.tell(trial, [float(v) for v in values], skip_if_finished=True)
+        if frozen.state != COMPLETE:
+            log.warning(f"trial {trial.number} finished, but another worker had already marked it {frozen.state.name} "
+                        f"(its heartbeat was late by more than hydra.sweeper.grace_period): its result is not counted")
         return True
-
-    def _write_summary(self, study: optuna.Study) -> None:
-        best = study.best_trials  # one trial, or the Pareto front for several objectives
-        rows = [{"trial": t.number, **{f"objective_{i}": v for i, v in enumerate(t.values)}, **t.params} for t in best]
-        out = self.sweep_dir / "optimization_results.csv"
-        with open(out, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
-        all_rows = [{"trial": t.number, "state": t.state.name, **{f"objective_{i}": v for i, v in enumerate(t.values or [])},
-                     **t.params} for t in study.trials]
-        with open(self.sweep_dir / "all_trials.csv", "w", newline="") as f:
-            keys = sorted({k for r in all_rows for k in r}, key=lambda k: (k != "trial", k != "state", k))
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(all_rows)
-        md = ["| trial | " + " | ".join(k for k in rows[0] if k != "trial") + " |", "|" + " --- |" * len(rows[0])]
-        md += ["| " + " | ".join(str(v) for v in r.values()) + " |" for r in rows]
-        title = "Best trial" if len(self.directions) == 1 else "Pareto front"
-        (self.sweep_dir / "optimization_results.md").write_text(
-            f"{title} of study '{self.study_name}' ({len(study.trials)} trials; objectives "
-            f"{', '.join(self.directions)}; storage {self.storage_url})\n\n" + "\n".join(md) + "\n")
-        if len(self.directions) == 2:
-            self._pareto_png(study, best)
-        log.info(f"{len(study.trials)} trials; best/Pareto trials written to {out} (study in {self.storage_url})")
-
-    def _pareto_png(self, study: optuna.Study, front: list) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-        fig, ax = plt.subplots(figsize=(5, 4))
-        ax.scatter([t.values[1] for t in done], [t.values[0] for t in done], c="lightgray", label="trials")
-        pts = sorted((t.values[1], t.values[0]) for t in front)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", c="tab:red", label="Pareto front")
-        ax.set(xscale="log", xlabel="objective 1 (" + self.directions[1] + ")",
-               ylabel="objective 0 (" + self.directions[0] + ")", title=self.study_name)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(self.sweep_dir / "pareto_front.png", dpi=100)
-        plt.close(fig)

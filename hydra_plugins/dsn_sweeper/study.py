@@ -1,0 +1,83 @@
+"""Opening the shared Optuna study that any number of sweep workers use at once.
+
+- Storage: an SQLAlchemy URL (``postgresql://user@host/db`` is taken through psycopg 3, a
+  dependency of dsn, whatever SQLAlchemy's default driver for it is), or by default an SQLite
+  file beside the sweep directories (several workers on one machine; SQLite waits up to a
+  minute for a lock instead of failing at once).
+- Liveness: the storage records a heartbeat per running trial; a trial whose heartbeat is older
+  than ``grace_period`` belonged to a dead worker and is failed by whichever worker sees it first.
+  A live worker's trial is never failed.
+- Sampling: each trial's values depend only on the study seed, the trial number and the
+  parameter name, so workers that start together draw different points and a study is
+  reproducible whatever the number or timing of its workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from pathlib import Path
+
+import optuna
+
+log = logging.getLogger(__name__)
+
+
+class TrialSeededRandomSampler(optuna.samplers.BaseSampler):
+    """Random search whose draw for (trial number, parameter) is fixed by the study seed."""
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def infer_relative_search_space(self, study, trial) -> dict:
+        return {}
+
+    def sample_relative(self, study, trial, search_space) -> dict:
+        return {}
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        digest = hashlib.sha256(f"{self.seed}:{trial.number}:{param_name}".encode()).digest()
+        one_draw = optuna.samplers.RandomSampler(seed=int.from_bytes(digest[:4], "little"))
+        return one_draw.sample_independent(study, trial, param_name, param_distribution)
+
+
+def storage_url(storage: str | None, default_sqlite: Path) -> str:
+    """The SQLAlchemy URL of the study: ``storage`` as given (postgresql:// through psycopg 3), or
+    the default SQLite file (its folder created)."""
+    if not storage:
+        default_sqlite.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{default_sqlite.resolve()}"
+    if storage.startswith("postgresql://") or storage.startswith("postgres://"):
+        return "postgresql+psycopg://" + storage.split("://", 1)[1]
+    return storage
+
+
+def open_storage(url: str, heartbeat_interval: int, grace_period: int, attempts: int = 5) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats. Workers started together may race to create the tables of
+    a new database; the loser retries after a short random wait."""
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                                              grace_period=grace_period)
+        except Exception as err:  # table creation raced with another worker, or the server is starting
+            if attempt == attempts - 1:
+                raise RuntimeError(f"cannot open the study storage {url} (hydra.sweeper.storage): {err}") from err
+            log.warning(f"opening {url} failed ({type(err).__name__}); retrying")
+            time.sleep(0.5 + random.random() * 2)
+    raise AssertionError("unreachable")
+
+
+def open_study(name: str, storage: optuna.storages.RDBStorage, seed: int, directions: list[str]) -> optuna.Study:
+    """Create the study or join it (several workers may create it at the same moment)."""
+    for attempt in range(5):
+        try:
+            return optuna.create_study(study_name=name, storage=storage, sampler=TrialSeededRandomSampler(seed),
+                                       directions=directions, load_if_exists=True)
+        except optuna.exceptions.DuplicatedStudyError:
+            if attempt == 4:
+                raise
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")

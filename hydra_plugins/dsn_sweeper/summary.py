@@ -1,0 +1,115 @@
+"""What a sweep leaves when a worker finishes: the best trial or Pareto front and every trial as
+CSV and markdown, Optuna's own plots, and (when the runs log to W&B) a summary run that holds a
+table of all trials and the same plots. Every worker that ends writes a fresh copy; files are
+replaced atomically, so concurrent workers never leave a mixed file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import warnings
+from pathlib import Path
+
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from dsn.run_files import write_text_atomic
+
+log = logging.getLogger(__name__)
+COMPLETE = optuna.trial.TrialState.COMPLETE
+
+
+def trial_rows(study: optuna.Study) -> list[dict]:
+    """One row per trial: number, state, objective values, duration, output folder, parameters."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        duration = t.duration.total_seconds() if t.duration else None
+        rows.append({"trial": t.number, "state": t.state.name,
+                     **{f"objective_{i}": v for i, v in enumerate(t.values or [])},
+                     "duration_s": round(duration, 1) if duration is not None else None,
+                     "output_dir": t.user_attrs.get("output_dir"), **t.params})
+    return rows
+
+
+def _csv(rows: list[dict]) -> str:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _markdown(rows: list[dict]) -> str:
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
+    return "\n".join(lines + ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]) + "\n"
+
+
+def plots(study: optuna.Study, n_objectives: int):
+    """Optuna's optimisation history (one objective) or Pareto front (two), as matplotlib figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from optuna.visualization import matplotlib as ovm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+        if n_objectives == 1:
+            return {"optimization_history": ovm.plot_optimization_history(study).figure}
+        if n_objectives == 2:
+            return {"pareto_front": ovm.plot_pareto_front(study).figure}
+    return {}
+
+
+def write_summary(study: optuna.Study, sweep_dir: Path, storage_url: str, config: DictConfig) -> None:
+    """Files in ``sweep_dir`` and, when ``config.logger`` has W&B, a W&B summary run."""
+    import matplotlib.pyplot as plt
+
+    rows = trial_rows(study)
+    n_obj = len(study.directions)
+    best = study.best_trials if any(t.state == COMPLETE for t in study.get_trials(deepcopy=False)) else []
+    best_rows = [r for r in rows if r["trial"] in {t.number for t in best}]
+    write_text_atomic(sweep_dir / "all_trials.csv", _csv(rows))
+    if best_rows:
+        write_text_atomic(sweep_dir / "optimization_results.csv", _csv(best_rows))
+    title = "Best trial" if n_obj == 1 else "Pareto front"
+    write_text_atomic(sweep_dir / "optimization_results.md",
+                      f"{title} of study '{study.study_name}' ({len(rows)} trials; objectives "
+                      f"{', '.join(d.name.lower() for d in study.directions)}; storage {storage_url})\n\n"
+                      + (_markdown(best_rows) if best_rows else "no trial has completed\n"))
+    figures = plots(study, n_obj) if best else {}
+    for name, fig in figures.items():
+        tmp = sweep_dir / f".{name}.tmp.png"
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
+        tmp.replace(sweep_dir / f"{name}.png")
+    wandb_cfg = (config.get("logger") or {}).get("wandb")
+    if wandb_cfg and "_target_" in wandb_cfg:
+        log_wandb_summary(study, rows, figures, sweep_dir, wandb_cfg)
+    for fig in figures.values():
+        plt.close(fig)
+    log.info(f"{len(rows)} trials; summaries in {sweep_dir} (study in {storage_url})")
+
+
+def log_wandb_summary(study: optuna.Study, rows: list[dict], figures: dict, sweep_dir: Path,
+                      wandb_cfg: DictConfig) -> None:
+    """One W&B run, grouped with the trials' runs, holding a table of every trial and the plots."""
+    import wandb
+
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    table = wandb.Table(columns=keys, data=[[_plain(r.get(k)) for k in keys] for r in rows])
+    offline = bool(OmegaConf.select(wandb_cfg, "offline", default=True))
+    run = wandb.init(project=OmegaConf.select(wandb_cfg, "project", default="dsn"), group=study.study_name,
+                     name=f"{study.study_name} summary", job_type="sweep-summary", dir=str(sweep_dir),
+                     mode="offline" if offline else "online", reinit="finish_previous",
+                     config={"study": study.study_name, "directions": [d.name.lower() for d in study.directions]})
+    n_complete = sum(r["state"] == COMPLETE.name for r in rows)
+    run.log({"trials": table, **{k: wandb.Image(f) for k, f in figures.items()}})
+    run.summary.update({"n_trials": len(rows), "n_complete": n_complete})
+    run.finish()
+
+
+def _plain(v):
+    """W&B table cells: numbers and strings; None stays None."""
+    return v if v is None or isinstance(v, (int, float, str, bool)) else str(v)
