@@ -69,6 +69,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--trials", type=int, default=16)
+    ap.add_argument("--threads", type=int, nargs="+", default=[0, 1],
+                    help="OMP_NUM_THREADS (torch threads) of each worker, one setting after the other; "
+                         "0: torch's default (all cores)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
@@ -76,12 +79,19 @@ def main() -> None:
             url, logs = server.get_uri(), Path(tmp) / "logs"
             logs.mkdir()
             run_workers(url, "warmup", 1, 1, logs)  # decodes and caches the images once
-            rows = [run_workers(url, f"scale_{w}", args.trials, w, logs) for w in args.workers]
+            rows = []
+            for threads in args.threads:
+                if threads:
+                    os.environ["OMP_NUM_THREADS"] = str(threads)
+                else:
+                    os.environ.pop("OMP_NUM_THREADS", None)
+                part = [{"threads_per_worker": threads or "default",
+                         **run_workers(url, f"scale_t{threads}_w{w}", args.trials, w, logs)} for w in args.workers]
+                for r in part:
+                    r["speedup_vs_first"] = round(part[0]["wall_s"] / r["wall_s"], 2)
+                rows += part
         finally:
             server.cleanup()
-    base = rows[0]["wall_s"]
-    for r in rows:
-        r["speedup_vs_first"] = round(base / r["wall_s"], 2)
     OUT.mkdir(parents=True, exist_ok=True)
     with open(OUT / "sweep_scaling.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -50,6 +50,7 @@ from hydra_plugins.dsn_sweeper.study import open_storage, open_study, storage_ur
 from hydra_plugins.dsn_sweeper.summary import write_summary
 
 log = logging.getLogger(__name__)
+WAIT_POLL_S = 2  # how often a waiting worker looks again (a trial ending elsewhere frees it at once)
 COMPLETE, RUNNING, FAIL = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING,
                            optuna.trial.TrialState.FAIL)
 
@@ -122,7 +123,7 @@ class DsnOptunaSweeper(Sweeper):
             room = self.n_trials - n_complete - n_running
             if room <= 0:
                 log.info(f"{n_running} trial(s) of the budget running elsewhere: waiting in case one fails")
-                time.sleep(self.heartbeat_interval)
+                time.sleep(min(self.heartbeat_interval, WAIT_POLL_S))
                 continue
             batch = self._ask(study, min(self.n_jobs, room))
             if not batch:
