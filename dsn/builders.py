@@ -11,6 +11,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,8 +33,11 @@ def build_datamodule(cfg: DictConfig) -> MVTecDataModule:
 
 
 def build_module(cfg: DictConfig) -> DifferLightning:
-    return instantiate(cfg.model, seed=cfg.seed, category=cfg.data.category, image_size=cfg.data.image_size,
-                       _convert_="all")
+    try:
+        return instantiate(cfg.model, seed=cfg.seed, category=cfg.data.category, image_size=cfg.data.image_size,
+                           _convert_="all")
+    except InstantiationException as err:  # Hydra's wrapper hides our message behind its own
+        raise (err.__cause__ or err) from None
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
@@ -44,7 +48,7 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[StreamingCheckpointIO()])
     if trainer.world_size > 1:
         raise ValueError(f"dsn trains one flow per process, but trainer.devices={cfg.trainer.get('devices')} / "
-                         f"trainer.strategy={cfg.trainer.get('strategy', 'auto')} start {trainer.world_size}: each "
+                         f"trainer.strategy={cfg.trainer.strategy} start {trainer.world_size}: each "
                          f"rank would score only its share of the test set. Use trainer.devices=1 and run "
                          f"trials or seeds side by side instead (hydra.sweeper.n_jobs, several sweep workers)")
     return trainer
@@ -84,6 +88,6 @@ def log_config(trainer: L.Trainer, cfg: DictConfig) -> None:
 
 
 def last_checkpoint(output_dir: str | Path) -> Path | None:
-    """``checkpoints/last.ckpt`` in a run directory, if a previous attempt left one."""
+    """The file ``checkpoints/last.ckpt`` points at (this run's newest checkpoint), if any."""
     p = Path(output_dir) / "checkpoints" / "last.ckpt"
-    return p if p.is_file() else None
+    return p.resolve() if p.is_file() else None

@@ -1,11 +1,15 @@
 """Scoring with an exported ONNX model: onnxruntime, numpy and Pillow only (no torch), for
 edge devices. Pixels are read exactly as in training (:mod:`dsn.imageio`).
 
-    python -m dsn.edge model.onnx image1.png image2.png
+    python -m dsn.edge model.onnx image1.png image2.png [--max-pixels N]
+
+Prints one tab-separated line per image, in the order given: path, score, verdict; an image that
+cannot be used prints ``path, -, error, reason`` and the others are still scored (exit status 2).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -14,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from dsn.imageio import read_rgb
+from dsn.imageio import DEFAULT_MAX_PIXELS, ImageError, read_rgb
 
 
 class EdgeScorer:
@@ -32,8 +36,20 @@ class EdgeScorer:
         """uint8 [B, S, S, 3] -> scores [B]."""
         return self.session.run(["scores"], {"images": np.ascontiguousarray(images.transpose(0, 3, 1, 2))})[0]
 
-    def score_files(self, paths: list[str | Path]) -> np.ndarray:
-        return self.score_arrays(np.stack([read_rgb(p, self.size) for p in paths]))
+    def score_files(self, paths: list[str | Path], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[float | ImageError]:
+        """A score per path, or the ImageError that says why that file cannot be scored."""
+        pixels: dict[int, np.ndarray] = {}
+        out: list[float | ImageError] = []
+        for i, p in enumerate(paths):
+            try:
+                pixels[i] = read_rgb(p, self.size, max_pixels)
+                out.append(math.nan)
+            except ImageError as err:
+                out.append(err)
+        if pixels:
+            for i, s in zip(pixels, self.score_arrays(np.stack(list(pixels.values())))):
+                out[i] = float(s)
+        return out
 
     def verdicts(self, scores: np.ndarray) -> list[str]:
         if math.isnan(self.threshold):
@@ -42,11 +58,21 @@ class EdgeScorer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    scorer = EdgeScorer(argv[0])
-    scores = scorer.score_files(argv[1:])
-    for p, s, v in zip(argv[1:], scores, scorer.verdicts(scores)):
-        print(f"{p}\t{s:.6f}\t{v}")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", help="the .onnx file written by dsn-export (its .json beside it)")
+    ap.add_argument("images", nargs="+", help="image files")
+    ap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                    help="larger images are refused from their header, before decoding")
+    ap.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: its default)")
+    args = ap.parse_args(argv)
+    scorer = EdgeScorer(args.model, args.threads)
+    results = scorer.score_files(args.images, args.max_pixels)
+    ok = [r for r in results if not isinstance(r, ImageError)]
+    verdicts = iter(scorer.verdicts(np.array(ok)))
+    for p, r in zip(args.images, results):
+        print(f"{p}\t-\terror\t{r}" if isinstance(r, ImageError) else f"{p}\t{r:.6f}\t{next(verdicts)}")
+    if len(ok) < len(results):
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -6,42 +6,62 @@ from __future__ import annotations
 import time
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from dsn import CONF_DIR
 from dsn.builders import build_datamodule, build_trainer, compute_device, finish_loggers
 from dsn.checkpoints import load_module
+from dsn.cli_errors import one_line_errors
+from dsn.config_checks import ConfigError, check_data
 from dsn.feature_cache import cache_test_features
+from dsn.run_dir import run_dir_lock, save_run_config
+from dsn.tensor_cache import evict
 from dsn.test_report import test_and_report
 
 
 def evaluate(cfg: DictConfig) -> dict:
     """Test the checkpoint ``cfg.ckpt_path`` on ``cfg.data``; returns (and writes) its metrics."""
     if not cfg.get("ckpt_path"):
-        raise ValueError("dsn-eval needs ckpt_path=<run dir>/checkpoints/last.ckpt")
+        raise ConfigError("dsn-eval needs ckpt_path=<run dir>/checkpoints/last.ckpt")
+    check_data(cfg)
     start = time.monotonic()
-    module = load_module(cfg.ckpt_path)
-    if cfg.data.category != module.hparams.category:
-        print(f"note: checkpoint trained on '{module.hparams.category}', evaluating on '{cfg.data.category}'")
-    module.hparams.category = cfg.data.category
-    datamodule = build_datamodule(cfg)
-    datamodule.setup("test")
-    fc = cfg.feature_cache
-    cache_test_features(module, datamodule.test_set, compute_device(cfg), fc.dir, fc.batch_images)
-    trainer = build_trainer(cfg)
-    ok = False
-    try:
-        metrics = test_and_report(cfg, trainer, module, datamodule, module.trained_epochs, start,
-                                  lambda: {"checkpoint": str(cfg.ckpt_path)})
-        ok = True
-    finally:
-        finish_loggers(trainer, ok)
+    with run_dir_lock(cfg.paths.output_dir):
+        module = load_module(cfg.ckpt_path)
+        use_checkpoint_input(cfg, module)
+        save_run_config(cfg, cfg.paths.output_dir)
+        if cfg.data.category != module.hparams.category:
+            print(f"note: checkpoint trained on '{module.hparams.category}', evaluating on '{cfg.data.category}'")
+        module.hparams.category = cfg.data.category
+        datamodule = build_datamodule(cfg)
+        datamodule.setup("test")
+        fc = cfg.feature_cache
+        cache_test_features(module, datamodule.test_set, compute_device(cfg), fc.dir, fc.batch_images)
+        evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
+        trainer = build_trainer(cfg)
+        ok = False
+        try:
+            metrics = test_and_report(cfg, trainer, module, datamodule, module.trained_epochs, start,
+                                      lambda: {"checkpoint": str(cfg.ckpt_path)})
+            ok = True
+        finally:
+            finish_loggers(trainer, ok)
     return metrics
+
+
+def use_checkpoint_input(cfg: DictConfig, module) -> None:
+    """The image size the checkpoint was trained at: scores at another size would silently differ."""
+    trained = int(module.hparams.image_size)
+    asked = cfg.data.get("image_size")
+    if asked is not None and int(asked) != trained:
+        raise ConfigError(f"data.image_size={asked}, but checkpoint {cfg.ckpt_path} was trained at {trained} px: "
+                          f"leave data.image_size unset (dsn-eval takes the checkpoint's size)")
+    with open_dict(cfg):
+        cfg.data.image_size = trained
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
 def main(cfg: DictConfig) -> float | None:
-    return evaluate(cfg).get("auroc")
+    return one_line_errors(evaluate, cfg).get("auroc")
 
 
 if __name__ == "__main__":

@@ -47,10 +47,8 @@ def cache_test_features(module: DifferLightning, test_set: MVTecDataset, device,
 
 def cache_train_features(module: DifferLightning, train_set: MVTecDataset, bank_views: int, seed: int,
                          device, cache_dir=None, batch_images: int = 4) -> None:
-    """Compute ``bank_views`` seeded random rotations of every training image once."""
-    if module.hparams.brightness or module.hparams.contrast or module.hparams.saturation:
-        raise ValueError("the training feature bank does not hold colour-jittered views: set "
-                         "feature_cache.train=false to train with jitter")
+    """Compute ``bank_views`` seeded random rotations of every training image once (colour jitter
+    needs fresh views: :mod:`dsn.config_checks` refuses it with the bank)."""
     g = torch.Generator().manual_seed(seed * 31 + 17)
     angles = random_angles((len(train_set), bank_views), g)
     key = _key(module, train_set.images, angles, f"train:{bank_views}:{seed}")

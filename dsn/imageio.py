@@ -15,6 +15,11 @@ from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 MIN_SIDE = 16  # below this there is nothing left for a 448-px model to see
+# Larger images are refused from their header, before decoding (a 1 MB PNG can claim 20000 x 20000
+# px and decode to 1.2 GB). It replaces PIL's own decompression-bomb check, whose error names no
+# setting and whose limit cannot be raised per call. Settings: data.max_pixels, --max-pixels.
+DEFAULT_MAX_PIXELS = 100_000_000
+Image.MAX_IMAGE_PIXELS = None
 READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
 
 
@@ -35,11 +40,21 @@ def to_rgb8(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def read_rgb(path: str | Path, size: int) -> np.ndarray:
+def check_pixels(img: Image.Image, path: Path, max_pixels: int) -> None:
+    """Refuse an image whose header claims more than ``max_pixels`` pixels (before decoding it)."""
+    w, h = img.size
+    if w * h > max_pixels:
+        raise ImageError(f"image {path} is {w}x{h} px ({w * h / 1e6:.1f} MP), over the limit of "
+                         f"{max_pixels / 1e6:.1f} MP (setting data.max_pixels, or --max-pixels): downscale "
+                         f"it, or raise the limit if the memory allows")
+
+
+def read_rgb(path: str | Path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """The image at ``path`` as uint8 [size, size, 3]."""
     path = Path(path)
     try:
         with Image.open(path) as img:
+            check_pixels(img, path, max_pixels)
             img.load()
             if min(img.size) < MIN_SIDE:
                 raise ImageError(f"image {path} is {img.size[0]}x{img.size[1]} px, smaller than the "

@@ -67,7 +67,7 @@ class DifferLightning(L.LightningModule):
             b, v, f = bank.shape
             if v < k:
                 raise ValueError(f"the feature bank holds {v} views per image, fewer than "
-                                 f"model.train_views={k}: raise data.bank_views")
+                                 f"model.train_views={k}: raise feature_cache.bank_views")
             pick = torch.rand(b, v, generator=g).argsort(dim=1)[:, :k].to(bank.device)
             return bank.gather(1, pick.unsqueeze(-1).expand(b, k, f))
         images = batch["image"]
@@ -100,7 +100,7 @@ class DifferLightning(L.LightningModule):
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step}: "
-                f"the flow diverged. The last checkpoint is kept; lower optimizer.lr (now {self.hparams.lr}) "
+                f"the flow diverged. The last checkpoint is kept; lower model.lr (now {self.hparams.lr}) "
                 f"or model.clamp (now {self.hparams.clamp}) and resume or restart")
         self.log("train/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=feats.shape[0])
         return loss

@@ -29,7 +29,7 @@ def image_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
         raise ValueError(f"{scores.numel()} scores for {labels.numel()} labels")
     if not torch.isfinite(scores).all():
         raise ValueError("anomaly scores contain NaN or inf: the flow diverged; retrain with a lower "
-                         "optimizer.lr or check the input images")
+                         "model.lr or check the input images")
     n_bad, n_good = int((labels == 1).sum()), int((labels == 0).sum())
     if n_bad == 0 or n_good == 0:
         missing = "defective" if n_bad == 0 else "good"

@@ -3,8 +3,10 @@ optionally a gradient heat map PNG per image.
 
     dsn-predict logs/train/runs/<run>/checkpoints/last.ckpt new_images/ more/*.png --out predictions.csv --heatmaps maps/
 
-Inputs may be files, folders (searched recursively for images) or glob patterns. A file that
-cannot be read gets the verdict ``error`` and its reason; the others are still scored. The
+Inputs may be files, folders (searched recursively for images) or glob patterns. Every input
+gives at least one row, in the order given: an unreadable or oversized image, a file that is not
+an image, a broken link, an empty folder or a pattern that matches nothing gets the verdict
+``error`` and its reason, and the rest are still scored. Exit status 2 when any row is an error. The
 verdict needs a threshold stored at training time (``data.val_fraction > 0``); without one it is
 ``no-threshold`` and only the scores are given.
 """
@@ -14,36 +16,63 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
+import hashlib
+import io
 import math
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from dsn.checkpoints import load_module
-from dsn.data.images import ImageError, is_image_file, load_image
+from dsn.data.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, is_image_file, load_image
 from dsn.model.gradient_maps import gradient_map
 from dsn.model.views import fixed_angles
+from dsn.run_files import write_text_atomic
 from dsn.threshold import normalize
 
 
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    paths: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            paths += sorted(f for f in p.rglob("*") if is_image_file(f))
-        elif p.exists():
-            paths.append(p)
-        else:
-            matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
-            if not matches:
-                raise FileNotFoundError(f"no file, folder or glob match for '{item}'")
-            paths += [m for m in matches if m.is_file()]
-    if not paths:
-        raise FileNotFoundError(f"no images found in {inputs}")
-    return paths
+@dataclass(frozen=True)
+class Item:
+    """One row of the output: an image file to score, or an input that cannot be (``error``)."""
+
+    path: str
+    error: str = ""
+
+
+def expand_input(item: str) -> list[Item]:
+    """The rows one command-line argument gives: its image files, or one error row saying why none."""
+    p = Path(item)
+    if p.is_symlink() and not p.exists():
+        return [Item(item, f"{item} is a broken link: its target {os.readlink(p)} does not exist")]
+    if p.is_dir():
+        images = sorted(f for f in p.rglob("*") if is_image_file(f))
+        return [Item(str(f)) for f in images] or [Item(item, f"folder {item} holds no image files "
+                                                            f"({', '.join(sorted(IMAGE_SUFFIXES))})")]
+    if p.exists():
+        if not is_image_file(p):
+            return [Item(item, f"{item} is not an image file by its name (expected {', '.join(sorted(IMAGE_SUFFIXES))})")]
+        return [Item(item)]
+    matches = sorted(glob.glob(item, recursive=True))
+    if not matches:
+        return [Item(item, f"no file, folder or glob match for '{item}'")]
+    return [row for m in matches for row in expand_input(m)]
+
+
+def expand_inputs(inputs: list[str]) -> list[Item]:
+    """Every argument gives at least one row, in the order given."""
+    return [row for item in inputs for row in expand_input(item)]
+
+
+def heatmap_name(path: str) -> str:
+    """A heat-map file name from the input path: readable, and unique per path (same-named files
+    in different folders do not overwrite each other)."""
+    p = Path(path)
+    digest = hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:8]
+    return f"{p.parent.name}_{p.stem}_{digest}_heatmap.png"
 
 
 def verdict(score: float, threshold: float) -> str:
@@ -52,8 +81,13 @@ def verdict(score: float, threshold: float) -> str:
     return "defective" if score >= threshold else "good"
 
 
+def error_row(path: str, error: str) -> dict:
+    return {"path": path, "score": "", "normalized_score": "", "verdict": "error", "error": error}
+
+
 def predict(ckpt: str, inputs: list[str], out: str, heatmaps: str | None = None, views: int | None = None,
-            batch: int = 8, device: str = "auto") -> list[dict]:
+            batch: int = 8, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
+    """Score every input; one row per image or unusable input, in input order, written to ``out``."""
     module = load_module(ckpt)
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                        ("cpu" if device == "auto" else device))
@@ -62,33 +96,43 @@ def predict(ckpt: str, inputs: list[str], out: str, heatmaps: str | None = None,
     t = views or module.hparams.test_views
     angles = fixed_angles(t).to(dev)
     stats = tuple(float(x) for x in module.decision)
-    paths = expand_inputs(inputs)
+    items = expand_inputs(inputs)
     rows: list[dict] = []
-    for start in tqdm(range(0, len(paths), batch), desc="scoring", unit="batch", disable=len(paths) <= batch):
-        chunk, images = paths[start:start + batch], []
-        for p in chunk:
-            try:
-                images.append((p, load_image(p, size)))
-            except ImageError as err:
-                rows.append({"path": str(p), "score": "", "normalized_score": "", "verdict": "error", "error": str(err)})
-        if not images:
-            continue
-        stack = torch.stack([im for _, im in images]).to(dev)
-        with torch.no_grad():
-            scores = model.score(stack, angles.expand(len(images), t)).double().cpu()
-        norm = normalize(scores, stats)
-        for (p, im), s, n in zip(images, scores, norm):
-            rows.append({"path": str(p), "score": round(float(s), 6),
-                         "normalized_score": "" if math.isnan(n) else round(float(n), 4),
+    for start in tqdm(range(0, len(items), batch), desc="scoring", unit="batch", disable=len(items) <= batch):
+        chunk = items[start:start + batch]
+        images: dict[int, torch.Tensor] = {}
+        for i, item in enumerate(chunk):
+            if not item.error:
+                try:
+                    images[i] = load_image(item.path, size, max_pixels)
+                except ImageError as err:
+                    chunk[i] = Item(item.path, str(err))
+        scored = {}
+        if images:
+            with torch.no_grad():
+                scores = model.score(torch.stack(list(images.values())).to(dev), angles.expand(len(images), t))
+            scored = dict(zip(images, scores.double().cpu()))
+        for i, item in enumerate(chunk):
+            if i not in scored:
+                rows.append(error_row(item.path, item.error))
+                continue
+            s = scored[i]
+            n = float(normalize(s.view(1), stats)[0])
+            rows.append({"path": item.path, "score": round(float(s), 6),
+                         "normalized_score": "" if math.isnan(n) else round(n, 4),
                          "verdict": verdict(float(s), stats[0]), "error": ""})
             if heatmaps:
-                _heatmap_png(model, im, Path(heatmaps) / f"{p.parent.name}_{p.stem}_heatmap.png", t)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["path", "score", "normalized_score", "verdict", "error"])
-        w.writeheader()
-        w.writerows(rows)
+                _heatmap_png(model, images[i], Path(heatmaps) / heatmap_name(item.path), t)
+    write_text_atomic(out, _csv(rows))
     return rows
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["path", "score", "normalized_score", "verdict", "error"])
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
 
 
 def _heatmap_png(model, image: torch.Tensor, path: Path, views: int) -> None:
@@ -116,8 +160,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--views", type=int, default=None, help="test rotations per image (default: the checkpoint's)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                    help="larger images get an error row, from their header, before decoding")
     args = ap.parse_args(argv)
-    rows = predict(args.checkpoint, args.inputs, args.out, args.heatmaps, args.views, args.batch, args.device)
+    rows = predict(args.checkpoint, args.inputs, args.out, args.heatmaps, args.views, args.batch, args.device,
+                   args.max_pixels)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1

@@ -1,28 +1,79 @@
 """One on-disk cache for computed tensors (decoded images, backbone features).
 
-An entry is loaded with ``weights_only=True``; a damaged one is deleted and rebuilt, never
-trusted; a new one is written to a temporary file and renamed, so a killed run leaves no half
-entry behind.
+The cache is only a speed-up, so nothing about it may stop a run:
+
+- an entry is loaded with ``weights_only=True``; a damaged one is deleted and rebuilt, never trusted;
+- a new one is written to a temporary file and renamed, so a killed run leaves no half entry;
+- a folder that cannot be written (read-only, full) gives one warning naming it and the
+  settings, and the run goes on with the tensors in memory;
+- every hit refreshes the entry's time, and :func:`evict` trims the folder to a size cap by
+  removing the least recently used entries first (``feature_cache.max_gb``; ``dsn-cache``
+  shows and clears it).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
+
+SETTINGS = "data.cache_dir / feature_cache.dir"
 
 
 def cached_tensor(file: Path, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
     if file.is_file():
         try:
-            return torch.load(file, map_location="cpu", weights_only=True)
+            value = torch.load(file, map_location="cpu", weights_only=True)
+            _touch(file)
+            return value
         except Exception:
             file.unlink(missing_ok=True)
     value = compute()
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(f".tmp{os.getpid()}")
-    torch.save(value, tmp)
-    os.replace(tmp, file)
+    tmp = file.with_name(f".{file.name}.tmp{os.getpid()}")
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(value, tmp)
+        os.replace(tmp, file)
+    except (OSError, RuntimeError) as err:  # torch reports a failed write as RuntimeError
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the folder itself is not there
+            pass
+        warnings.warn(f"cache folder {file.parent} cannot be written ({str(err).splitlines()[0][:120]}): going on "
+                      f"without the disk cache; set {SETTINGS} to a writable folder, or null", stacklevel=2)
     return value
+
+
+def _touch(file: Path) -> None:
+    try:
+        os.utime(file)
+    except OSError:  # a read-only cache still serves its entries
+        pass
+
+
+def entries(folders: Iterable[str | Path | None]) -> list[Path]:
+    """The cache entries (``*.pt``) in ``folders`` (each once), oldest use first."""
+    seen = {Path(f).resolve() for f in folders if f is not None and Path(f).is_dir()}
+    files = {p for d in seen for p in d.glob("*.pt") if p.is_file()}
+    return sorted(files, key=lambda p: p.stat().st_mtime)
+
+
+def evict(folders: Iterable[str | Path | None], max_bytes: float) -> list[Path]:
+    """Remove least recently used entries until ``folders`` hold at most ``max_bytes``; returns them."""
+    files = entries(folders)
+    total = sum(p.stat().st_size for p in files)
+    removed = []
+    for p in files:
+        if total <= max_bytes:
+            break
+        size = p.stat().st_size
+        try:
+            p.unlink()
+        except OSError:
+            continue
+        total -= size
+        removed.append(p)
+    return removed

@@ -35,5 +35,6 @@ def test_and_report(cfg: DictConfig, trainer, module, datamodule, epochs: int, s
         metrics.update(write_run_figures(module, datamodule.test_set, cfg.paths.output_dir, trainer.loggers,
                                          fig.gradient_maps, fig.map_rotations, fig.pixel_auroc))
         peaks["figures"] = metrics["peak_rss_mb"] = peak_rss_mb()
+        metrics["wall_time_s"] = round(time.monotonic() - start, 1)  # the whole run, figures included
         write_json(metrics_file, metrics)
     return metrics

@@ -36,7 +36,7 @@ def test_eval_config_requires_a_checkpoint(tmp_path):
         _ = cfg.ckpt_path
 
 
-@pytest.mark.parametrize("overrides", [["trainer.devices=2"], ["trainer.devices=2", "+trainer.strategy=ddp_spawn"]])
+@pytest.mark.parametrize("overrides", [["trainer.devices=2"], ["trainer.devices=2", "trainer.strategy=ddp_spawn"]])
 def test_several_ranks_for_one_run_are_refused(tmp_path, overrides):
     """Each rank would score only its shard of the test set (AUROC per rank, no gather): dsn
     refuses a multi-process trainer instead of reporting a wrong number."""

@@ -42,7 +42,11 @@ def test_predict_a_folder_with_a_broken_file(trained, tmp_path):
     (folder / "scratch" / "broken.png").unlink()
 
 
-def test_predict_missing_input(trained):
+def test_predict_missing_input_gets_an_error_row(trained, tmp_path):
     tmp, _, _ = trained
-    with pytest.raises(FileNotFoundError, match="no file, folder or glob"):
-        predict_main([str(tmp / "run" / "checkpoints" / "last.ckpt"), "/nonexistent/*.png"])
+    out = tmp_path / "pred.csv"
+    with pytest.raises(SystemExit) as exit_info:
+        predict_main([str(tmp / "run" / "checkpoints" / "last.ckpt"), "/nonexistent/*.png", "--out", str(out)])
+    assert exit_info.value.code == 2
+    (row,) = csv.DictReader(open(out))
+    assert row["verdict"] == "error" and "no file, folder or glob match for '/nonexistent/*.png'" in row["error"]

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dsn.data.image_cache import load_stack
+from dsn.data.images import DEFAULT_MAX_PIXELS
 from dsn.data.layout import Sample, test_samples, train_samples
 
 
@@ -26,16 +27,16 @@ class MVTecDataset(Dataset):
     """
 
     def __init__(self, root: str | Path, category: str, split: str, image_size: int = 448,
-                 cache_dir: str | Path | None = None):
+                 cache_dir: str | Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS):
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got '{split}'")
         self.category = category
         self.split = split
         self.samples: list[Sample] = (train_samples if split == "train" else test_samples)(root, category)
         paths = [s.path for s in self.samples]
-        self.images = load_stack(paths, image_size, "image", cache_dir)
+        self.images = load_stack(paths, image_size, "image", cache_dir, max_pixels)
         self.labels = torch.tensor([s.label for s in self.samples], dtype=torch.long)
-        self.masks = (load_stack([s.mask for s in self.samples], image_size, "mask", cache_dir)
+        self.masks = (load_stack([s.mask for s in self.samples], image_size, "mask", cache_dir, max_pixels)
                       if split == "test" else None)
         self.features: torch.Tensor | None = None
 

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import torch
 
-from dsn.data.images import load_image, load_mask
+from dsn.data.images import DEFAULT_MAX_PIXELS, load_image, load_mask
 from dsn.tensor_cache import cached_tensor
 
 CACHE_VERSION = 1  # bump when load_image/load_mask change what they produce
@@ -29,11 +29,14 @@ def content_key(paths: Sequence[Path | None], size: int, kind: str) -> str:
     return h.hexdigest()[:32]
 
 
-def load_stack(paths: Sequence[Path | None], size: int, kind: str = "image",
-               cache_dir: str | Path | None = None) -> torch.Tensor:
+def load_stack(paths: Sequence[Path | None], size: int, kind: str = "image", cache_dir: str | Path | None = None,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
     """uint8 stack [N, C, size, size] of ``paths`` (images, or masks when ``kind="mask"``)."""
     load = load_image if kind == "image" else load_mask
+
+    def decode() -> torch.Tensor:
+        return torch.stack([load(p, size, max_pixels) for p in paths])
+
     if cache_dir is None:
-        return torch.stack([load(p, size) for p in paths])
-    file = Path(cache_dir) / f"{kind}-{content_key(paths, size, kind)}.pt"
-    return cached_tensor(file, lambda: torch.stack([load(p, size) for p in paths]))
+        return decode()
+    return cached_tensor(Path(cache_dir) / f"{kind}-{content_key(paths, size, kind)}.pt", decode)

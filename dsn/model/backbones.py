@@ -99,12 +99,27 @@ def build_backbone(name: str, n_features: int, weights: str | None = "imagenet")
     if weights in (None, "none", "random"):
         pass
     elif weights == "imagenet":
-        full.load_state_dict(spec.imagenet_state())
+        full.load_state_dict(_download_imagenet(name, spec))
     else:
         _load_features_file(full, Path(weights), name, tap, spec.convert)
     trunk = nn.Sequential(*list(full.features.children())[:tap])
     freeze(trunk)
     return trunk
+
+
+class WeightsUnavailable(RuntimeError):
+    """ImageNet weights that could not be fetched; the message gives the offline fix."""
+
+
+def _download_imagenet(name: str, spec: BackboneSpec) -> dict:
+    """The ImageNet weights, or an error that says what failed and the one-line fix."""
+    try:
+        return spec.imagenet_state()
+    except (OSError, RuntimeError) as err:  # URLError is an OSError; hub wraps some failures in RuntimeError
+        cache = Path(torch.hub.get_dir()) / "checkpoints"
+        raise WeightsUnavailable(f"the ImageNet weights of backbone '{name}' could not be downloaded ({err}): "
+                           f"set model.weights=<local state-dict file> (a torchvision state dict of "
+                           f"'{name}'), or put torchvision's weights file in {cache}") from None
 
 
 def freeze(module: nn.Module) -> None:

@@ -1,0 +1,32 @@
+"""User errors end a command with one line, not a traceback.
+
+A user error is one whose message already names the file or setting and what to do: a bad
+setting, a busy or mismatched run directory, an unusable image, a missing folder, weights that
+cannot be fetched. In a single run it ends the command with ``error: <message>`` (exit status 1);
+inside a multirun it is raised as usual, so that only that job (trial) fails and the sweep goes on.
+Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from dsn.config_checks import ConfigError
+from dsn.imageio import ImageError
+from dsn.model.backbones import WeightsUnavailable
+from dsn.run_dir import RunDirError
+
+USER_ERRORS = (ConfigError, RunDirError, ImageError, FileNotFoundError, WeightsUnavailable)
+T = TypeVar("T")
+
+
+def one_line_errors(run: Callable[..., T], *args) -> T:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    try:
+        return run(*args)
+    except USER_ERRORS as err:
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise
+        raise SystemExit(f"error: {err}") from None

@@ -1,0 +1,97 @@
+"""Checks of a composed config before any image is decoded or any weight is loaded.
+
+A wrong type or range, or two settings that must agree, used to surface as a raw error after
+minutes of decoding images and embedding views. Here each problem is one line that names the
+real key and what it accepts.
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from dsn.model.backbones import BACKBONES, valid_widths
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names the key."""
+
+
+def _get(cfg: DictConfig, key: str):
+    return OmegaConf.select(cfg, key, throw_on_missing=False)
+
+
+def _int(cfg: DictConfig, key: str, low: int = 1) -> None:
+    v = _get(cfg, key)
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+        raise ConfigError(f"{key} must be an integer >= {low}, got {v!r}")
+
+
+def _number(cfg: DictConfig, key: str, low: float, high: float | None = None, low_open: bool = False,
+            high_open: bool = True) -> None:
+    v = _get(cfg, key)
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    ok = ok and (v > low if low_open else v >= low) and (high is None or (v < high if high_open else v <= high))
+    if not ok:
+        rng = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'}{')' if high_open else ']'}"
+        raise ConfigError(f"{key} must be a number in {rng}, got {v!r}")
+
+
+def _choice(cfg: DictConfig, key: str, choices) -> None:
+    v = _get(cfg, key)
+    if v not in choices:
+        raise ConfigError(f"{key} must be one of {sorted(choices)}, got {v!r}")
+
+
+def check_data(cfg: DictConfig) -> None:
+    for key in ("data.batch_size", "data.test_batch_size", "feature_cache.batch_images"):
+        _int(cfg, key)
+    _int(cfg, "data.num_workers", 0)
+    _int(cfg, "data.max_pixels", 256)
+    if _get(cfg, "data.image_size") is not None:  # dsn-eval: None = the checkpoint's
+        _int(cfg, "data.image_size", 16)
+    _number(cfg, "data.val_fraction", 0.0, 1.0)
+    _number(cfg, "data.search_fraction", 0.0, 1.0, low_open=True)
+    _choice(cfg, "data.test_split", {"all", "search", "final"})
+    _number(cfg, "feature_cache.max_gb", 0.0)
+
+
+def check_model(cfg: DictConfig) -> None:
+    _choice(cfg, "model.backbone", set(BACKBONES))
+    widths = valid_widths(cfg.model.backbone)
+    if _get(cfg, "model.n_features") not in widths:
+        raise ConfigError(f"model.n_features must be a width backbone '{cfg.model.backbone}' can be tapped at, "
+                          f"one of {widths}; got {_get(cfg, 'model.n_features')!r}")
+    for key in ("model.n_scales", "model.n_blocks", "model.hidden", "model.train_views", "model.test_views",
+                "model.chunk"):
+        _int(cfg, key)
+    for key in ("model.clamp", "model.lr", "model.eps"):
+        _number(cfg, key, 0.0, low_open=True)
+    _number(cfg, "model.weight_decay", 0.0)
+    for key in ("model.brightness", "model.contrast", "model.saturation"):
+        _number(cfg, key, 0.0, 1.0, high_open=False)
+    betas = _get(cfg, "model.betas")
+    if not (OmegaConf.is_list(betas) and len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+        raise ConfigError(f"model.betas must be two numbers in [0, 1), got {betas!r}")
+    _choice(cfg, "model.test_angles", {"fixed", "random"})
+    for key in ("model.rotation_mode", "model.scale_mode"):
+        _choice(cfg, key, {"nearest", "bilinear"})
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Everything ``dsn-train`` reads, before it reads any image."""
+    check_data(cfg)
+    _int(cfg, "data.image_size", 16)
+    check_model(cfg)
+    _int(cfg, "trainer.max_epochs")
+    _int(cfg, "seed", 0)
+    _number(cfg, "threshold.target_fpr", 0.0, 1.0)
+    if cfg.feature_cache.train:
+        _int(cfg, "feature_cache.bank_views")
+        if cfg.feature_cache.bank_views < cfg.model.train_views:
+            raise ConfigError(f"feature_cache.bank_views={cfg.feature_cache.bank_views} must be at least "
+                              f"model.train_views={cfg.model.train_views} (each step picks that many views per image "
+                              f"from the bank)")
+        jitter = [k for k in ("brightness", "contrast", "saturation") if cfg.model[k]]
+        if jitter:
+            raise ConfigError(f"model.{jitter[0]} (colour jitter) needs fresh views every step: set "
+                              f"feature_cache.train=false (the training feature bank holds un-jittered views)")
