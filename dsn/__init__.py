@@ -3,7 +3,7 @@
 Layers, each importing only those above it:
     dsn.model   pure PyTorch: backbones, views, features, flow, loss, scoring
     dsn.data    image files -> tensors, the Dataset and the DataModule (no model code)
-    dsn.lightning_module, dsn.feature_cache, dsn.metrics   training and evaluation glue
+    dsn.engine.lightning_module, dsn.engine.feature_cache, dsn.results.metrics   training and evaluation glue
     dsn.train, dsn.evaluate   Hydra entry points (the only users of Hydra besides conf/)
 """
 

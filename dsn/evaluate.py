@@ -9,14 +9,14 @@ import hydra
 from omegaconf import DictConfig, open_dict
 
 from dsn import CONF_DIR
-from dsn.builders import build_datamodule, build_trainer, compute_device, finish_loggers
-from dsn.checkpoints import load_module
-from dsn.cli_errors import one_line_errors
-from dsn.config_checks import ConfigError, check_data
-from dsn.feature_cache import cache_test_features
-from dsn.run_dir import run_dir_lock, save_run_config
-from dsn.tensor_cache import evict
-from dsn.test_report import test_and_report
+from dsn.engine.checkpoints import load_module
+from dsn.engine.cli_errors import one_line_errors
+from dsn.engine.config_checks import ConfigError, check_data
+from dsn.engine.feature_cache import cache_test_features
+from dsn.engine.instantiate import build_datamodule, build_trainer, finish_loggers
+from dsn.engine.run_dir import run_dir_lock, save_run_config
+from dsn.engine.score_and_report import score_and_report
+from dsn.utils.tensor_cache import evict
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -35,12 +35,12 @@ def evaluate(cfg: DictConfig) -> dict:
         datamodule = build_datamodule(cfg)
         datamodule.setup("test")
         fc = cfg.feature_cache
-        cache_test_features(module, datamodule.test_set, compute_device(cfg), fc.dir, fc.batch_images)
-        evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
         trainer = build_trainer(cfg)
+        cache_test_features(module, datamodule.test_set, trainer.strategy.root_device, fc.dir, fc.batch_images)
+        evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
         ok = False
         try:
-            metrics = test_and_report(cfg, trainer, module, datamodule, module.trained_epochs, start,
+            metrics = score_and_report(cfg, trainer, module, datamodule, module.trained_epochs, start,
                                       lambda: {"checkpoint": str(cfg.ckpt_path)})
             ok = True
         finally:

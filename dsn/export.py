@@ -2,7 +2,7 @@
 
 The graph takes a batch of uint8 images [B, 3, S, S] and returns their anomaly scores [B]:
 the T fixed test rotations are a batch dimension inside it, then the frozen backbone at n
-scales, pooling, the flow and the mean z². Run it with :mod:`dsn.edge` (onnxruntime, numpy and
+scales, pooling, the flow and the mean z². Run it with :mod:`dsn.deploy.edge` (onnxruntime, numpy and
 Pillow only; no torch). The stored decision threshold is written beside it as JSON.
 
     dsn-export logs/train/runs/<run>/checkpoints/last.ckpt --out model.onnx [--views 64]
@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dsn.checkpoints import load_module
+from dsn.engine.checkpoints import load_module
+from dsn.model.loss import view_scores
 from dsn.model.torch_model import DifferModel
 from dsn.model.views import fixed_angles
 
@@ -35,7 +36,7 @@ class Scorer(nn.Module):
         x = images.float().div(255.0).repeat_interleave(t, dim=0)
         feats = self.model.view_features(x, self.angles.repeat(b))
         z, _ = self.model.flow(feats)
-        return z.pow(2).reshape(b, -1).mean(dim=1)
+        return view_scores(z).view(b, t).mean(dim=1)
 
 
 def export(ckpt: str, out: str, views: int | None = None, opset: int = 18) -> dict:
@@ -49,7 +50,7 @@ def export(ckpt: str, out: str, views: int | None = None, opset: int = 18) -> di
     torch.onnx.export(scorer, (example,), str(out_path), input_names=["images"], output_names=["scores"],
                       dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=1024)}},
                       opset_version=opset, dynamo=True, external_data=False)
-    meta = {"image_size": size, "views": t, "threshold": [float(x) for x in module.decision],
+    meta = {"image_size": size, "views": t, "decision": module.stored_decision._asdict(),
             "model": module.hparams.name, "category": module.hparams.category}
     out_path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta

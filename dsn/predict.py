@@ -27,12 +27,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from dsn.checkpoints import load_module
 from dsn.data.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, is_image_file, load_image
+from dsn.engine.checkpoints import load_module
+from dsn.engine.threshold import normalize
 from dsn.model.gradient_maps import gradient_map
 from dsn.model.views import fixed_angles
-from dsn.run_files import write_text_atomic
-from dsn.threshold import normalize
+from dsn.utils.atomic import write_text_atomic
+from dsn.utils.verdict import verdict
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,6 @@ def heatmap_name(path: str) -> str:
     return f"{p.parent.name}_{p.stem}_{digest}_heatmap.png"
 
 
-def verdict(score: float, threshold: float) -> str:
-    if math.isnan(threshold):
-        return "no-threshold"
-    return "defective" if score >= threshold else "good"
-
-
 def error_row(path: str, error: str) -> dict:
     return {"path": path, "score": "", "normalized_score": "", "verdict": "error", "error": error}
 
@@ -95,7 +90,7 @@ def predict(ckpt: str, inputs: list[str], out: str, heatmaps: str | None = None,
     size = int(module.hparams.image_size)
     t = views or module.hparams.test_views
     angles = fixed_angles(t).to(dev)
-    stats = tuple(float(x) for x in module.decision)
+    decision = module.stored_decision
     items = expand_inputs(inputs)
     rows: list[dict] = []
     for start in tqdm(range(0, len(items), batch), desc="scoring", unit="batch", disable=len(items) <= batch):
@@ -117,10 +112,10 @@ def predict(ckpt: str, inputs: list[str], out: str, heatmaps: str | None = None,
                 rows.append(error_row(item.path, item.error))
                 continue
             s = scored[i]
-            n = float(normalize(s.view(1), stats)[0])
+            n = float(normalize(s.view(1), decision)[0])
             rows.append({"path": item.path, "score": round(float(s), 6),
                          "normalized_score": "" if math.isnan(n) else round(n, 4),
-                         "verdict": verdict(float(s), stats[0]), "error": ""})
+                         "verdict": verdict(float(s), decision.threshold), "error": ""})
             if heatmaps:
                 _heatmap_png(model, images[i], Path(heatmaps) / heatmap_name(item.path), t)
     write_text_atomic(out, _csv(rows))

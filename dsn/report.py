@@ -16,7 +16,7 @@ import json
 import statistics
 from pathlib import Path
 
-from dsn.paper_numbers import PAPER_AUROC
+from dsn.results.paper_numbers import PAPER_AUROC
 
 
 def collect(dirs: list[str]) -> list[dict]:

@@ -1,135 +1,19 @@
-"""``dsn-train``: train the flow on one category's defect-free images, then score its test set.
-
-The reported AUROC is the last epoch's: the test set is scored after training with the final
-weights, and nothing (epoch, checkpoint) is ever selected on it.
-"""
+"""``dsn-train``: train the flow on one category's defect-free images, then score its test set
+(:func:`dsn.engine.training.train`); with ``objective_categories``, one run per category. Returns
+the objective(s) to a Hydra sweeper."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import hydra
-import lightning as L
-import torch
 from omegaconf import DictConfig, open_dict
 
 from dsn import CONF_DIR
-from dsn.builders import (build_datamodule, build_module, build_trainer, compute_device, finish_loggers,
-                          last_checkpoint, log_config)
-from dsn.checkpoints import trained_epochs
-from dsn.cli_errors import one_line_errors
-from dsn.config_checks import check_train_config
-from dsn.feature_cache import cache_test_features, cache_train_features
-from dsn.run_dir import check_same_model, resume_checkpoint, run_dir_lock, save_run_config
-from dsn.run_files import peak_rss_mb
-from dsn.tensor_cache import evict
-from dsn.test_report import test_and_report
-from dsn.threshold import f1_optimal, fit_threshold
+from dsn.engine.cli_errors import one_line_errors
+from dsn.engine.training import train
 
-
-def train(cfg: DictConfig) -> dict:
-    """Fit and test one model on one category; returns the metrics also written to metrics.json."""
-    start = time.monotonic()
-    check_train_config(cfg)  # before any image is decoded
-    with run_dir_lock(cfg.paths.output_dir):  # one run per directory
-        ckpt = checkpoint_to_resume(cfg)
-        save_run_config(cfg, cfg.paths.output_dir)  # only now: a refused rerun keeps the finished run's config
-        L.seed_everything(cfg.seed, workers=True)
-        datamodule = build_datamodule(cfg)
-        datamodule.setup("fit")
-        module = build_module(cfg)
-        peaks = {"data+model": peak_rss_mb()}  # high-water mark after each stage: which stage set the peak
-        trainer = build_trainer(cfg)  # before the feature caches: a bad trainer setting fails in seconds
-        ok = False
-        try:
-            metrics = fit_and_test(cfg, trainer, module, datamodule, ckpt, start, peaks)
-            ok = True
-        finally:
-            finish_loggers(trainer, ok)
-    return metrics
-
-
-def checkpoint_to_resume(cfg: DictConfig) -> Path | None:
-    """``ckpt_path``, or (with ``resume``) the newest readable checkpoint in the run directory;
-    a checkpoint of another model stops the run here, before anything is trained or written."""
-    if cfg.get("ckpt_path"):
-        ckpt = Path(cfg.ckpt_path)
-        if not ckpt.is_file():
-            raise FileNotFoundError(f"checkpoint {ckpt} does not exist (setting ckpt_path)")
-    else:
-        ckpt = resume_checkpoint(cfg.paths.output_dir) if cfg.get("resume") else None
-    if ckpt is not None:
-        check_same_model(ckpt, cfg)
-    return ckpt
-
-
-def prepare_features(cfg: DictConfig, module, datamodule) -> None:
-    """The frozen backbone's features of the training bank and the test views, computed once;
-    then the cache folders are trimmed to their cap."""
-    device, fc = compute_device(cfg), cfg.feature_cache
-    if fc.train:
-        cache_train_features(module, datamodule.train_set, fc.bank_views, cfg.seed, device, fc.dir, fc.batch_images)
-    cache_test_features(module, datamodule.test_set, device, fc.dir, fc.batch_images)
-    evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
-
-
-def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None, start: float, peaks: dict) -> dict:
-    """Features, fit (from ``ckpt`` when resuming), threshold, test and report."""
-    log_config(trainer, cfg)
-    prepare_features(cfg, module, datamodule)
-    cache_time = time.monotonic() - start
-    peaks["feature caches"] = peak_rss_mb()
-    fc = cfg.feature_cache
-    # passes the weights had seen before this fit: 0, or where a resumed / continued run left off
-    from_epoch = trained_epochs(torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)) if ckpt else 0
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
-    peaks["fit"] = peak_rss_mb()
-    decision = set_decision_threshold(module, datamodule.val_set, trainer, compute_device(cfg), fc, cfg)
-    metrics = {}
-    if cfg.get("test", True):
-        extra = {"train_path": "cached" if fc.train else "plain", "cache_time_s": round(cache_time, 1),
-                 "precision": str(cfg.trainer.precision),
-                 "checkpoint": str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"),
-                 "fit_from_epoch": from_epoch}
-        metrics = test_and_report(cfg, trainer, module, datamodule, trainer.current_epoch, start,
-                                  lambda: {**extra, **decision_metrics(module, decision)}, peaks)
-        objective = {f"objective/{k}": metrics[k] for k in cfg.optimized_metrics if metrics.get(k) is not None}
-        for lg in trainer.loggers:
-            lg.log_metrics(objective)
-    return metrics
-
-
-def set_decision_threshold(module, val_set, trainer, device, fc, cfg) -> dict:
-    """Threshold from the held-out good images, stored in the module and its last checkpoint."""
-    if val_set is None:
-        return {}
-    cache_test_features(module, val_set, device, fc.dir, fc.batch_images)
-    module.eval()
-    with torch.no_grad():
-        scores = module.model.to(device).score_features(val_set.features.to(device)).float().cpu()
-    module.decision = torch.tensor(fit_threshold(scores, cfg.threshold.target_fpr), dtype=torch.float64,
-                                   device=module.decision.device)
-    last = last_checkpoint(cfg.paths.output_dir)
-    if last is not None:  # into the file last.ckpt points at: one file per kept state
-        trainer.save_checkpoint(last)
-    return {"threshold": float(module.decision[0]), "target_fpr": cfg.threshold.target_fpr, "n_val_good": len(val_set)}
-
-
-def decision_metrics(module, decision: dict) -> dict:
-    """The stored threshold's error rates on the test set, and the F1-optimal test threshold:
-    information about the test set, never used to choose anything."""
-    scores, labels = module.test_scores, module.test_labels
-    out = dict(decision)
-    if decision:
-        pred = scores.double() >= decision["threshold"]
-        if (labels == 0).any():
-            out["test_fpr_at_threshold"] = round(float(pred[labels == 0].float().mean()), 4)
-        if (labels == 1).any():
-            out["test_tpr_at_threshold"] = round(float(pred[labels == 1].float().mean()), 4)
-    if (labels == 1).any() and (labels == 0).any():
-        out["f1_optimal_threshold_on_test"], out["f1_optimal_on_test"] = f1_optimal(scores, labels)
-    return out
+__all__ = ["main", "objective", "train"]
 
 
 def objective(cfg: DictConfig) -> float | list[float] | None:

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dsn.checkpoints import load_module
 from dsn.data.images import load_image
-from dsn.edge import EdgeScorer
+from dsn.deploy.edge import EdgeScorer
+from dsn.engine.checkpoints import load_module
 from dsn.export import export
 from dsn.model.views import fixed_angles
-from dsn.timing import median_ms
+from dsn.utils.timing import median_ms
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DSN_SHARED", REPO.parent / "shared"))

@@ -56,15 +56,15 @@ def train(name: str, category: str, overrides: list[str]) -> dict:
 
 
 def latency_rows(ckpt: Path, category: str, ts=(1, 4, 8, 16, 32, 64), repeats: int = 5) -> list[dict]:
-    from dsn.checkpoints import load_module
     from dsn.data import MVTecDataset
-    from dsn.metrics import image_auroc
-    from dsn.model.bank import embed_stack
+    from dsn.engine.checkpoints import load_module
+    from dsn.model.stack_features import embed_stack
     from dsn.model.views import fixed_angles
+    from dsn.results.metrics import image_auroc
 
     module = load_module(ckpt)
     model = module.model
-    test = MVTecDataset(ROOTS[category], category, "test")
+    test = MVTecDataset(ROOTS[category], category, "test", image_size=448)
     feats = embed_stack(model, test.images, fixed_angles(64).expand(len(test), 64))
     rows = []
     for t in ts:

@@ -71,6 +71,20 @@ def toy_root(tmp_path: Path) -> Path:
     return make_tree(tmp_path / "data")
 
 
+def preset(name: str = "differsqueezenet", **overrides) -> dict:
+    """A model preset's hyperparameters from conf/ (the only place defaults live), with overrides."""
+    from dsn.engine.instantiate import model_preset
+
+    return model_preset(name, **overrides)
+
+
+def tiny_model(**overrides):
+    """A DifferSqueezeNet model with random weights and a small flow, for tests of the model alone."""
+    from dsn.model import DifferModel
+
+    return DifferModel.from_hparams(preset(weights="none", **overrides))
+
+
 # fast liveness for tests: a dead sweep worker's trial is failed 8 s after its last heartbeat
 FAST_BEATS = ("hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=8")
 
@@ -85,7 +99,8 @@ def sweep_cmd(root, logs, *extra) -> list[str]:
 
 def compose(config_name: str, overrides: list[str], out_dir: Path):
     """Compose a dsn config in-process, as the entry points would, with outputs in ``out_dir``."""
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
@@ -108,10 +123,13 @@ def compose(config_name: str, overrides: list[str], out_dir: Path):
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory):
     """A real PostgreSQL server (the pip package pgserver: no root, a unix socket), for the session."""
+    import logging
     import os
     import signal
 
     pgserver = pytest.importorskip("pgserver")
+    # its exit handler logs after pytest has closed the streams ("Logging error" below the summary)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     data = tmp_path_factory.mktemp("pgdata")
     server = pgserver.get_server(data, cleanup_mode="stop")
     try:

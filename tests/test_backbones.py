@@ -2,8 +2,9 @@
 
 import pytest
 import torch
+from conftest import tiny_model
 
-from dsn.model import DifferModel, build_backbone, valid_widths
+from dsn.model import build_backbone, valid_widths
 
 
 @pytest.mark.parametrize("width", [64, 128, 256, 384, 512])
@@ -41,7 +42,7 @@ def test_local_weights_are_loaded(squeezenet_weights):
 
 
 def test_backbone_is_frozen_in_eval_mode_even_when_training():
-    model = DifferModel(weights="none", n_blocks=1, hidden=8)
+    model = tiny_model(n_blocks=1, hidden=8)
     model.train()
     assert not model.features.backbone.training
     assert all(not p.requires_grad for p in model.features.parameters())

@@ -7,6 +7,7 @@ bound's justification below.
 """
 
 from conftest import compose
+
 from dsn.train import train
 
 # Measured on this configuration (seed 0, 2026-11-28, 2-core CPU): AUROC 0.852, and 0.879 after later

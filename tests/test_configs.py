@@ -1,9 +1,8 @@
 """Config composition: the paper presets and the ablation backbones, the debug preset, and what they build."""
 
 import pytest
-from hydra.utils import instantiate
-
 from conftest import compose
+from hydra.utils import instantiate
 
 
 @pytest.mark.parametrize("preset, backbone, width, flow_in", [
@@ -40,7 +39,7 @@ def test_eval_config_requires_a_checkpoint(tmp_path):
 def test_several_ranks_for_one_run_are_refused(tmp_path, overrides):
     """Each rank would score only its shard of the test set (AUROC per rank, no gather): dsn
     refuses a multi-process trainer instead of reporting a wrong number."""
-    from dsn.builders import build_trainer
+    from dsn.engine.instantiate import build_trainer
 
     cfg = compose("train", ["debug=default", *overrides], tmp_path)
     with pytest.raises(ValueError, match=r"one flow per process, but trainer.devices=2 .* start 2"):

@@ -5,13 +5,14 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import make_tree, write_image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import make_tree, write_image
 from dsn.data import ImageError, MVTecDataModule, MVTecDataset, load_image
 from dsn.data.image_cache import load_stack
+from dsn.results.metrics import has_both_classes
 
 
 def test_labels_masks_and_order(toy_root):
@@ -88,17 +89,17 @@ def test_non_image_files_are_skipped_with_a_warning(toy_root):
 def test_empty_train_folder(tmp_path):
     (tmp_path / "cat" / "train" / "good").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="holds no images"):
-        MVTecDataset(tmp_path, "cat", "train")
+        MVTecDataset(tmp_path, "cat", "train", image_size=32)
 
 
 def test_missing_category_names_the_setting(tmp_path):
     with pytest.raises(FileNotFoundError, match="data.root"):
-        MVTecDataset(tmp_path, "carpet", "train")
+        MVTecDataset(tmp_path, "carpet", "train", image_size=32)
 
 
 def test_test_set_without_anomalies_is_flagged(tmp_path):
     root = make_tree(tmp_path, n_bad=0)
-    assert not MVTecDataset(root, "toy", "test", image_size=16).has_anomalies
+    assert not has_both_classes(MVTecDataset(root, "toy", "test", image_size=16).labels)
 
 
 def test_disk_cache_is_keyed_by_content(tmp_path):
@@ -116,7 +117,8 @@ def test_disk_cache_is_keyed_by_content(tmp_path):
 
 
 def test_epoch_shuffle_is_a_function_of_seed_and_epoch(toy_root):
-    dm = MVTecDataModule(str(toy_root), "toy", image_size=16, batch_size=2, seed=3)
+    dm = MVTecDataModule(root=str(toy_root), category="toy", image_size=16, batch_size=2, test_batch_size=8, num_workers=0,
+                         cache_dir=None, seed=3, val_fraction=0.0, test_split="all", search_fraction=0.5, max_pixels=None)
     dm.setup("fit")
     sampler = dm.train_dataloader().sampler
     sampler.set_epoch(5)

@@ -6,16 +6,17 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import preset
 
+from dsn.engine.lightning_module import DifferLightning
 from dsn.export import export
-from dsn.lightning_module import DifferLightning
 from dsn.model.views import fixed_angles
 
 
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory, squeezenet_weights):
     torch.manual_seed(0)
-    module = DifferLightning(weights=str(squeezenet_weights), n_blocks=2, hidden=64, test_views=4, image_size=448)
+    module = DifferLightning(**preset(weights=str(squeezenet_weights), n_blocks=2, hidden=64, test_views=4))
     for p in module.model.flow.parameters():
         torch.nn.init.normal_(p, std=0.02)
     path = tmp_path_factory.mktemp("ckpt") / "small.ckpt"
@@ -24,8 +25,8 @@ def small_checkpoint(tmp_path_factory, squeezenet_weights):
 
 
 def test_onnx_scores_match_pytorch_on_real_bottles(tmp_path, small_checkpoint, mvtec_root):
-    from dsn.edge import EdgeScorer
     from dsn.data.images import load_image
+    from dsn.deploy.edge import EdgeScorer
 
     ckpt, module = small_checkpoint
     export(str(ckpt), str(tmp_path / "m.onnx"))
@@ -39,5 +40,5 @@ def test_onnx_scores_match_pytorch_on_real_bottles(tmp_path, small_checkpoint, m
 
 
 def test_edge_inference_needs_no_torch(tmp_path, small_checkpoint):
-    code = "import sys, dsn.edge; assert 'torch' not in sys.modules, 'torch was imported'"
+    code = "import sys, dsn.deploy.edge; assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
-from omegaconf import OmegaConf
-
 from conftest import REPO, compose, make_tree, write_image
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from omegaconf import OmegaConf
 
 DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3", "figures.enabled=false"]
 
@@ -52,7 +52,7 @@ def huge_png(path: Path, side: int = 20000) -> Path:
 # ---- 1: dsn-eval scores at the checkpoint's image size ------------------------------------------
 
 def test_1_eval_takes_the_image_size_from_the_checkpoint(tmp_path, toy_root):
-    from dsn.config_checks import ConfigError
+    from dsn.engine.config_checks import ConfigError
     from dsn.evaluate import evaluate
     from dsn.train import train
 
@@ -69,7 +69,7 @@ def test_1_eval_takes_the_image_size_from_the_checkpoint(tmp_path, toy_root):
 # ---- 2: one run directory, one owner ------------------------------------------------------------
 
 def test_2_a_second_run_into_a_busy_directory_stops_naming_the_owner(tmp_path, toy_root):
-    from dsn.run_dir import run_dir_lock
+    from dsn.engine.run_dir import run_dir_lock
 
     run_dir = tmp_path / "run"
     args = ["dsn.train", *DEBUG, f"data.root={toy_root}", f"hydra.run.dir={run_dir}"]
@@ -81,9 +81,9 @@ def test_2_a_second_run_into_a_busy_directory_stops_naming_the_owner(tmp_path, t
 
 
 def test_2_a_killed_owners_lock_is_taken_over(tmp_path):
-    from dsn.run_dir import run_dir_lock
+    from dsn.engine.run_dir import run_dir_lock
 
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from dsn.run_dir import run_dir_lock\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from dsn.engine.run_dir import run_dir_lock\n"
                                f"with run_dir_lock({str(tmp_path)!r}):\n print('locked', flush=True); time.sleep(60)"],
                               cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
@@ -158,9 +158,9 @@ def checkpoint(tmp_path_factory):
 
 
 def test_5_an_oversized_image_is_one_error_row_and_training_names_it(tmp_path, checkpoint, toy_root):
-    from dsn.imageio import ImageError
     from dsn.predict import predict
     from dsn.train import train
+    from dsn.utils.image_files import ImageError
 
     good = write_image(tmp_path / "in" / "good.png", __import__("numpy").random.default_rng(0))
     bomb = huge_png(tmp_path / "in" / "bomb.png")
@@ -183,13 +183,13 @@ def test_5_edge_runtime_scores_every_file_it_can(tmp_path, checkpoint):
     good = write_image(tmp_path / "good.png", np.random.default_rng(1))
     text = tmp_path / "notes.png"
     text.write_text("not an image")
-    out = cli("dsn.edge", str(tmp_path / "m.onnx"), str(huge_png(tmp_path / "bomb.png")), str(good), str(text))
+    out = cli("dsn.deploy.edge", str(tmp_path / "m.onnx"), str(huge_png(tmp_path / "bomb.png")), str(good), str(text))
     assert out.returncode == 2
     lines = [line.split("\t") for line in out.stdout.strip().splitlines()]
     assert [row[0] for row in lines] == [str(tmp_path / "bomb.png"), str(good), str(text)]
     assert lines[0][2] == lines[2][2] == "error" and "max-pixels" in lines[0][3]
     assert lines[1][2] in ("good", "defective") and float(lines[1][1]) >= 0
-    usage = cli("dsn.edge")
+    usage = cli("dsn.deploy.edge")
     assert usage.returncode == 2 and "usage:" in usage.stderr and "IndexError" not in usage.stderr
 
 
@@ -270,9 +270,9 @@ def test_7_an_unwritable_cache_warns_and_the_run_goes_on(tmp_path, toy_root):
 
 
 def test_7_the_cache_is_capped_least_recently_used_first(tmp_path, toy_root):
-    from dsn.cache_cli import main as cache_main
-    from dsn.tensor_cache import cached_tensor, evict
+    from dsn.cache import main as cache_main
     from dsn.train import train
+    from dsn.utils.tensor_cache import cached_tensor, evict
 
     cache = tmp_path / "cache"
     for i, age in enumerate((300, 100, 200)):  # entry 0 used longest ago, then 2, then 1
@@ -301,7 +301,7 @@ def test_7_the_cache_is_capped_least_recently_used_first(tmp_path, toy_root):
     ("data.val_fraction=1.5", "data.val_fraction must be a number in [0.0, 1.0), got 1.5"),
 ])
 def test_8_config_errors_come_before_any_image_is_read(tmp_path, override, message):
-    from dsn.config_checks import ConfigError
+    from dsn.engine.config_checks import ConfigError
     from dsn.train import train
 
     cfg = train_cfg(tmp_path, tmp_path / "no_data_here", override)  # reading images would fail differently
@@ -360,7 +360,7 @@ def test_9_unreachable_weights_download_names_the_fix(tmp_path, monkeypatch):
 # ---- 10: the whole run's wall time; one file per kept checkpoint ----------------------------------
 
 def test_10_wall_time_covers_the_figures_and_checkpoints_are_not_doubled(tmp_path, toy_root, monkeypatch):
-    import dsn.test_report as tr
+    import dsn.engine.score_and_report as tr
     from dsn.train import train
 
     real = tr.write_run_figures

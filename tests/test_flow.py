@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import preset
 
 from dsn.model.coupling import soft_clamp
 from dsn.model.flow import CouplingFlow, block_permutation
@@ -9,7 +10,7 @@ from dsn.model.flow import CouplingFlow, block_permutation
 
 def small_flow(n=6, blocks=3, hidden=16):
     torch.manual_seed(0)
-    flow = CouplingFlow(n, blocks, hidden).double()
+    flow = CouplingFlow(n, n_blocks=blocks, hidden=hidden, clamp=3.0).double()
     # push the couplings away from identity so the test has something to check
     for p in flow.parameters():
         torch.nn.init.normal_(p, std=0.15)
@@ -47,7 +48,9 @@ def test_default_flow_has_the_reference_size(n_in, expected):
     half, h = n_in // 2, 2048
     per_subnet = (half * h + h) + 2 * (h * h + h) + (h * n_in + n_in)
     assert expected == 16 * per_subnet
-    assert sum(p.numel() for p in CouplingFlow(n_in).parameters()) == expected
+    hp = preset("differsqueezenet")  # the paper's flow, as conf/ sets it
+    flow = CouplingFlow(n_in, n_blocks=hp["n_blocks"], hidden=hp["hidden"], clamp=hp["clamp"])
+    assert sum(p.numel() for p in flow.parameters()) == expected
 
 
 def test_soft_clamp_is_bounded_and_near_identity_at_zero():
@@ -61,9 +64,9 @@ def test_block_permutations_are_fixed_and_distinct():
     assert torch.equal(block_permutation(384, 2), block_permutation(384, 2))
     assert not torch.equal(block_permutation(384, 2), block_permutation(384, 3))
     torch.manual_seed(123)  # the global RNG does not change them
-    assert torch.equal(CouplingFlow(8, 2, 4).transform._transforms[0]._permutation, block_permutation(8, 0))
+    assert torch.equal(CouplingFlow(8, n_blocks=2, hidden=4, clamp=3.0).transform._transforms[0]._permutation, block_permutation(8, 0))
 
 
 def test_width_mismatch_is_an_error():
     with pytest.raises(ValueError, match="model.n_features x model.n_scales"):
-        CouplingFlow(384, 1, 8)(torch.randn(2, 1536))
+        CouplingFlow(384, n_blocks=1, hidden=8, clamp=3.0)(torch.randn(2, 1536))

@@ -1,14 +1,14 @@
 """Gradient maps: normalised, and rotated back correctly (a map follows its image's rotation)."""
 
 import torch
+from conftest import tiny_model
 
-from dsn.model import DifferModel
 from dsn.model.gradient_maps import gradient_map
 
 
 def test_map_is_normalised_and_follows_the_image():
     torch.manual_seed(0)
-    model = DifferModel(weights="none", n_blocks=1, hidden=16)
+    model = tiny_model(n_blocks=1, hidden=16)
     img = torch.rand(3, 64, 64)
     img[:, 40:56, 8:20] = 1.0  # a bright off-centre patch
     m = gradient_map(model, img, n_rotations=4, sigma=1.0)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torchmetrics.functional.classification import binary_auroc
 
-from dsn.metrics import UndefinedAUROC, image_auroc
+from dsn.results.metrics import UndefinedAUROC, image_auroc
 
 
 def mann_whitney_auroc(scores, labels):

@@ -3,8 +3,8 @@
 import csv
 
 import pytest
-
 from conftest import compose, make_tree
+
 from dsn.predict import main as predict_main
 from dsn.train import train
 

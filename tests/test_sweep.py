@@ -8,7 +8,6 @@ import subprocess
 import time
 
 import optuna
-
 from conftest import REPO, make_tree, sweep_cmd
 
 COMPLETE = optuna.trial.TrialState.COMPLETE

@@ -5,7 +5,6 @@ import sys
 
 import optuna
 import pytest
-
 from conftest import make_tree
 from wandb_files import read_run
 
@@ -65,6 +64,7 @@ def test_each_trial_is_its_own_wandb_run_and_the_sweep_has_a_summary(tmp_path, i
 def test_a_failed_run_is_marked_failed_in_wandb(tmp_path, toy_root):
     """A run that raises ends its W&B run with a non-zero exit code (the next starts afresh)."""
     from conftest import compose
+
     from dsn.train import train
 
     cfg = compose("train", ["debug=default", "logger=wandb", f"data.root={toy_root}", "data.category=toy",

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import optuna
-
 from conftest import REPO, make_tree, sweep_cmd
 
 COMPLETE, RUNNING = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING

@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
-
 from conftest import compose
-from dsn.checkpoints import load_module
+
+from dsn.engine.checkpoints import load_module
 from dsn.evaluate import evaluate
 from dsn.train import train
 
@@ -78,7 +78,7 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, toy_root):
 
 
 def test_nan_loss_stops_with_a_message(tmp_path, toy_root, monkeypatch):
-    import dsn.lightning_module as lm
+    import dsn.engine.lightning_module as lm
 
     monkeypatch.setattr(lm, "nll_loss", lambda z, logdet: torch.tensor(float("nan"), requires_grad=True))
     with pytest.raises(FloatingPointError, match=r"lower model.lr \(now .*\) or model.clamp \(now"):
@@ -103,7 +103,7 @@ def test_threshold_from_held_out_good_images_is_stored_in_the_checkpoint(tmp_pat
     metrics = train(cfg)
     assert metrics["n_val_good"] == 2 and metrics["threshold"] > 0
     module = load_module(tmp_path / "out" / "checkpoints" / "last.ckpt")
-    assert float(module.decision[0]) == pytest.approx(metrics["threshold"])
+    assert module.stored_decision.threshold == pytest.approx(metrics["threshold"])
     assert 0.0 <= metrics["test_fpr_at_threshold"] <= 1.0 and "f1_optimal_on_test" in metrics
 
 

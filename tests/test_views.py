@@ -4,16 +4,17 @@ whichever way (one image, a batch, a bank) they are computed."""
 import pytest
 import torch
 import torchvision.transforms.v2.functional as TF
+from conftest import preset
 
 from dsn.model import DifferModel
-from dsn.model.bank import embed_stack
+from dsn.model.stack_features import embed_stack
 from dsn.model.views import fixed_angles, jitter, rotate
 
 
 @pytest.mark.parametrize("angle", [90.0, 180.0, -90.0])
 def test_right_angle_rotations_are_exact(angle):
     img = torch.rand(1, 3, 16, 16)
-    ours = rotate(img, torch.tensor([angle]))
+    ours = rotate(img, torch.tensor([angle]), "nearest")
     ref = torch.rot90(img, k=int(angle // 90) % 4, dims=(2, 3))
     torch.testing.assert_close(ours, ref)
 
@@ -30,7 +31,7 @@ def test_rotation_agrees_with_torchvision(angle):
 
 def test_each_image_gets_its_own_angle():
     img = torch.rand(1, 3, 12, 12).expand(3, 3, 12, 12)
-    out = rotate(img, torch.tensor([0.0, 90.0, 180.0]))
+    out = rotate(img, torch.tensor([0.0, 90.0, 180.0]), "nearest")
     torch.testing.assert_close(out[0], img[0])
     torch.testing.assert_close(out[1], torch.rot90(img[0], 1, (1, 2)))
     torch.testing.assert_close(out[2], torch.rot90(img[0], 2, (1, 2)))
@@ -49,7 +50,7 @@ def test_jitter_off_is_identity_and_on_changes_images():
 
 def test_cached_and_uncached_features_are_the_same_view(squeezenet_weights):
     """The bank (many images, many views, chunked) equals per-image, per-view embedding."""
-    model = DifferModel(weights=str(squeezenet_weights), n_blocks=1, hidden=8, chunk=5)
+    model = DifferModel.from_hparams(preset(weights=str(squeezenet_weights), n_blocks=1, hidden=8, chunk=5))
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (3, 3, 96, 96), dtype=torch.uint8, generator=g)
     angles = torch.rand(3, 4, generator=g) * 360 - 180

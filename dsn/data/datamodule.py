@@ -13,7 +13,6 @@ import torch
 from torch.utils.data import DataLoader
 
 from dsn.data.dataset import MVTecDataset
-from dsn.data.images import DEFAULT_MAX_PIXELS
 from dsn.data.sampler import EpochShuffleSampler
 
 
@@ -29,15 +28,14 @@ class MVTecDataModule(L.LightningDataModule):
         seed: fixes the shuffling order per epoch (and the validation split).
         val_fraction: share of ``train/good`` held out of training to set the decision threshold
             (0: none, as in the paper; e.g. 0.1 for deployment).
-        max_pixels: larger images are refused from their header, before decoding.
+        max_pixels: larger images are refused from their header, before decoding (None: dsn's default).
         test_split: ``all`` test images, or for hyperparameter search the fixed ``search`` part
             (``search_fraction`` of them) or the ``final`` rest that reports the chosen setting.
     """
 
-    def __init__(self, root: str, category: str, image_size: int = 448, batch_size: int = 24,
-                 test_batch_size: int = 8, num_workers: int = 0, cache_dir: str | None = None,
-                 seed: int = 0, val_fraction: float = 0.0, test_split: str = "all",
-                 search_fraction: float = 0.5, max_pixels: int = DEFAULT_MAX_PIXELS):
+    def __init__(self, *, root: str, category: str, image_size: int, batch_size: int, test_batch_size: int,
+                 num_workers: int, cache_dir: str | None, seed: int, val_fraction: float, test_split: str,
+                 search_fraction: float, max_pixels: int | None):
         super().__init__()
         self.root = str(Path(root).expanduser())
         self.category = category
@@ -52,15 +50,17 @@ class MVTecDataModule(L.LightningDataModule):
         self.search_fraction = search_fraction
         self.max_pixels = max_pixels
         self.train_set: MVTecDataset | None = None
-        self.val_set: MVTecDataset | None = None
+        self.threshold_set: MVTecDataset | None = None  # held-out good images (data.val_fraction)
         self.test_set: MVTecDataset | None = None
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
-            train = MVTecDataset(self.root, self.category, "train", self.image_size, self.cache_dir, self.max_pixels)
-            self.train_set, self.val_set = train.hold_out(self.val_fraction, self.seed)
+            train = MVTecDataset(self.root, self.category, "train", image_size=self.image_size,
+                                 cache_dir=self.cache_dir, max_pixels=self.max_pixels)
+            self.train_set, self.threshold_set = train.hold_out(self.val_fraction, self.seed)
         if self.test_set is None:
-            test = MVTecDataset(self.root, self.category, "test", self.image_size, self.cache_dir, self.max_pixels)
+            test = MVTecDataset(self.root, self.category, "test", image_size=self.image_size,
+                                cache_dir=self.cache_dir, max_pixels=self.max_pixels)
             self.test_set = test.test_part(self.test_split, self.search_fraction)
 
     def _loader(self, dataset, batch_size: int, sampler=None) -> DataLoader:
@@ -68,7 +68,7 @@ class MVTecDataModule(L.LightningDataModule):
                           pin_memory=torch.cuda.is_available(), persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, EpochShuffleSampler(len(self.train_set), self.seed))
+        return self._loader(self.train_set, self.batch_size, EpochShuffleSampler(len(self.train_set), seed=self.seed))
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, self.test_batch_size)

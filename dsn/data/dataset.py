@@ -26,14 +26,15 @@ class MVTecDataset(Dataset):
     holds ``"features"`` [V, F] instead of ``"image"``.
     """
 
-    def __init__(self, root: str | Path, category: str, split: str, image_size: int = 448,
-                 cache_dir: str | Path | None = None, max_pixels: int = DEFAULT_MAX_PIXELS):
+    def __init__(self, root: str | Path, category: str, split: str, *, image_size: int,
+                 cache_dir: str | Path | None = None, max_pixels: int | None = None):
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got '{split}'")
         self.category = category
         self.split = split
         self.samples: list[Sample] = (train_samples if split == "train" else test_samples)(root, category)
         paths = [s.path for s in self.samples]
+        max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self.images = load_stack(paths, image_size, "image", cache_dir, max_pixels)
         self.labels = torch.tensor([s.label for s in self.samples], dtype=torch.long)
         self.masks = (load_stack([s.mask for s in self.samples], image_size, "mask", cache_dir, max_pixels)
@@ -46,7 +47,7 @@ class MVTecDataset(Dataset):
             raise ValueError(f"{features.shape[0]} feature rows for {len(self)} images")
         self.features = features
 
-    def hold_out(self, fraction: float, seed: int) -> tuple["MVTecDataset", "MVTecDataset | None"]:
+    def hold_out(self, fraction: float, seed: int) -> tuple[MVTecDataset, MVTecDataset | None]:
         """(rest, held-out) with a seeded ``fraction`` of the images held out; (self, None) for 0."""
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {fraction}")
@@ -58,7 +59,7 @@ class MVTecDataset(Dataset):
         order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed + 4_242)).tolist()
         return self._take(sorted(order[n_val:])), self._take(sorted(order[:n_val]))
 
-    def _take(self, idx: list[int]) -> "MVTecDataset":
+    def _take(self, idx: list[int]) -> MVTecDataset:
         part = copy.copy(self)
         part.samples = [self.samples[i] for i in idx]
         part.images, part.labels = self.images[idx], self.labels[idx]
@@ -66,7 +67,7 @@ class MVTecDataset(Dataset):
         part.features = self.features[idx] if self.features is not None else None
         return part
 
-    def test_part(self, part: str, fraction: float = 0.5) -> "MVTecDataset":
+    def test_part(self, part: str, fraction: float = 0.5) -> MVTecDataset:
         """``"all"``, or a fixed split of the test images for hyperparameter search: ``"search"``
         (``fraction`` of each defect type and of the good images) or ``"final"`` (the rest). The
         split never changes with the run's seed, so every trial is scored on the same images."""
@@ -84,10 +85,6 @@ class MVTecDataset(Dataset):
             search += [idx[j] for j in order[: max(1, round(len(idx) * fraction))]]
         keep = sorted(search) if part == "search" else sorted(set(range(len(self))) - set(search))
         return self._take(keep)
-
-    @property
-    def has_anomalies(self) -> bool:
-        return bool((self.labels == 1).any()) and bool((self.labels == 0).any())
 
     def __len__(self) -> int:
         return len(self.samples)

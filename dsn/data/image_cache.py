@@ -9,13 +9,13 @@ different size can never be served from a stale entry.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
 from dsn.data.images import DEFAULT_MAX_PIXELS, load_image, load_mask
-from dsn.tensor_cache import cached_tensor
+from dsn.utils.tensor_cache import cached_tensor
 
 CACHE_VERSION = 1  # bump when load_image/load_mask change what they produce
 

@@ -1,4 +1,4 @@
-"""Reading image and mask files into the model's uint8 tensors (pixels from :mod:`dsn.imageio`)."""
+"""Reading image and mask files into the model's uint8 tensors (pixels from :mod:`dsn.utils.image_files`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dsn.imageio import (DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, MIN_SIDE, READ_ERRORS, ImageError, check_pixels,
-                         is_image_file, read_rgb, to_rgb8)
+from dsn.utils.image_files import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    MIN_SIDE,
+    READ_ERRORS,
+    ImageError,
+    check_pixels,
+    is_image_file,
+    read_rgb,
+    to_rgb8,
+)
 
 __all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "MIN_SIDE", "ImageError", "is_image_file", "load_image",
            "load_mask", "to_rgb8"]

@@ -11,7 +11,7 @@ from torch.utils.data import Sampler
 
 
 class EpochShuffleSampler(Sampler[int]):
-    def __init__(self, n: int, seed: int = 0):
+    def __init__(self, n: int, *, seed: int):
         self.n = n
         self.seed = seed
         self.epoch = 0

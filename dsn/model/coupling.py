@@ -40,7 +40,7 @@ class SoftClampAffineCoupling(AffineCouplingTransform):
     log|det J| = sum of the clamped log-scales. Returns ``(outputs, logabsdet)`` as nflows does.
     """
 
-    def __init__(self, mask: torch.Tensor, hidden: int, clamp: float = 3.0):
+    def __init__(self, mask: torch.Tensor, hidden: int, clamp: float):
         self.clamp = clamp
         super().__init__(mask, lambda n_in, n_out: Subnet(n_in, n_out, hidden))
 

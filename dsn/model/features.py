@@ -16,7 +16,7 @@ class MultiScaleFeatures(nn.Module):
     uses ``F.interpolate``'s default, nearest.
     """
 
-    def __init__(self, backbone: nn.Module, width: int, n_scales: int = 3, scale_mode: str = "nearest"):
+    def __init__(self, backbone: nn.Module, *, width: int, n_scales: int, scale_mode: str):
         super().__init__()
         if n_scales < 1:
             raise ValueError(f"model.n_scales must be at least 1, got {n_scales}")
@@ -51,7 +51,7 @@ class MultiScaleFeatures(nn.Module):
             pooled.append(fmap.mean(dim=(2, 3)))
         return torch.cat(pooled, dim=1)
 
-    def train(self, mode: bool = True) -> "MultiScaleFeatures":
+    def train(self, mode: bool = True) -> MultiScaleFeatures:
         """The backbone stays in eval mode whatever the caller asks (it is frozen)."""
         super().train(mode)
         self.backbone.eval()

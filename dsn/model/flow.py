@@ -23,7 +23,7 @@ def block_permutation(n_features: int, block_index: int) -> torch.Tensor:
 class CouplingFlow(nn.Module):
     """Maps ``n_features``-vectors to a standard normal. ``forward(x) -> (z, log|det dz/dx|)``."""
 
-    def __init__(self, n_features: int, n_blocks: int = 8, hidden: int = 2048, clamp: float = 3.0):
+    def __init__(self, n_features: int, *, n_blocks: int, hidden: int, clamp: float):
         super().__init__()
         if n_features < 2:
             raise ValueError(f"the flow needs at least 2 input features, got {n_features}")

@@ -13,11 +13,12 @@ import math
 import torch
 import torchvision.transforms.v2.functional as TF
 
+from dsn.model.loss import view_scores
 from dsn.model.torch_model import DifferModel
 from dsn.model.views import fixed_angles
 
 
-def gradient_map(model: DifferModel, image: torch.Tensor, n_rotations: int = 64, sigma: float = 3.0,
+def gradient_map(model: DifferModel, image: torch.Tensor, n_rotations: int, sigma: float = 3.0,
                  chunk: int = 8) -> torch.Tensor:
     """image uint8 or [0, 1] float [3, S, S] -> map [S, S] in [0, 1] (1 = most anomalous)."""
     device = next(model.flow.parameters()).device
@@ -32,7 +33,7 @@ def gradient_map(model: DifferModel, image: torch.Tensor, n_rotations: int = 64,
         with torch.enable_grad():
             feats = model.embed(xs, a.unsqueeze(1)).squeeze(1)  # each copy under its own rotation
             z, _ = model(feats)
-            z.pow(2).mean(dim=1).sum().backward()
+            view_scores(z).sum().backward()
         grad = TF.gaussian_blur(xs.grad, [k, k], [sigma, sigma])
         acc += grad.abs().mean(dim=1).sum(dim=0)
     m = (acc / n_rotations) ** 2

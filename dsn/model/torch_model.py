@@ -6,12 +6,16 @@ Data flows one way: image -> views -> frozen backbone at n scales -> pooled feat
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
 from dsn.model.backbones import build_backbone
 from dsn.model.features import MultiScaleFeatures
 from dsn.model.flow import CouplingFlow
+from dsn.model.loss import view_scores
 from dsn.model.views import jitter, normalize, rotate, to_unit
 
 
@@ -29,16 +33,20 @@ class DifferModel(nn.Module):
         chunk: images per backbone forward pass (bounds memory; results do not depend on it).
     """
 
-    def __init__(self, backbone: str = "squeezenet1_1", n_features: int = 128, n_scales: int = 3,
-                 weights: str | None = "imagenet", n_blocks: int = 8, hidden: int = 2048,
-                 clamp: float = 3.0, rotation_mode: str = "nearest", scale_mode: str = "nearest",
-                 chunk: int = 16):
+    def __init__(self, *, backbone: str, n_features: int, n_scales: int, weights: str | None, n_blocks: int,
+                 hidden: int, clamp: float, rotation_mode: str, scale_mode: str, chunk: int):
         super().__init__()
-        self.features = MultiScaleFeatures(build_backbone(backbone, n_features, weights), n_features,
-                                           n_scales, scale_mode)
-        self.flow = CouplingFlow(self.features.out_features, n_blocks, hidden, clamp)
+        self.features = MultiScaleFeatures(build_backbone(backbone, n_features, weights), width=n_features,
+                                           n_scales=n_scales, scale_mode=scale_mode)
+        self.flow = CouplingFlow(self.features.out_features, n_blocks=n_blocks, hidden=hidden, clamp=clamp)
         self.rotation_mode = rotation_mode
         self.chunk = chunk
+
+    @classmethod
+    def from_hparams(cls, hparams: Mapping) -> DifferModel:
+        """The model part of a run's hyperparameters (a config's ``model`` node, a checkpoint's)."""
+        names = inspect.signature(cls.__init__).parameters.keys() - {"self"}
+        return cls(**{k: hparams[k] for k in names})
 
     @property
     def n_flow_features(self) -> int:
@@ -82,7 +90,7 @@ class DifferModel(nn.Module):
     def score_features(self, features: torch.Tensor) -> torch.Tensor:
         """Anomaly score per image: mean of z^2 over its T views and the features. [B, T, F] -> [B]."""
         z, _ = self(features)
-        return z.pow(2).mean(dim=(1, 2))
+        return view_scores(z).mean(dim=1)
 
     def score(self, images: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
         """Anomaly score of each image over its views: images [B, 3, H, W], angles [B, T] -> [B]."""

@@ -21,7 +21,7 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255.0) if images.dtype == torch.uint8 else images
 
 
-def rotate(images: torch.Tensor, angles: torch.Tensor, mode: str = "nearest") -> torch.Tensor:
+def rotate(images: torch.Tensor, angles: torch.Tensor, mode: str) -> torch.Tensor:
     """Rotate each image of ``images`` [N, C, H, W] counter-clockwise by ``angles`` [N] degrees.
 
     Pixels that come from outside the image are 0 (black), as torchvision's ``rotate`` fills.

@@ -34,7 +34,7 @@ class Heartbeats:
         while not self._stop.wait(self.interval):
             self.beat()
 
-    def __enter__(self) -> "Heartbeats":
+    def __enter__(self) -> Heartbeats:
         self.beat()
         self._thread.start()
         return self

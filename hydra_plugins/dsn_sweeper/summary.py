@@ -14,7 +14,7 @@ from pathlib import Path
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from dsn.run_files import write_text_atomic
+from dsn.utils.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 COMPLETE = optuna.trial.TrialState.COMPLETE

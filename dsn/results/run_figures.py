@@ -7,20 +7,19 @@ from pathlib import Path
 import torch
 
 from dsn.data.dataset import MVTecDataset
-from dsn.figures import gradient_maps_png, roc_curve_png, score_histogram_png
-from dsn.lightning_module import DifferLightning
-from dsn.metrics import UndefinedAUROC, pixel_auroc
 from dsn.model.gradient_maps import gradient_map
+from dsn.results.metrics import UndefinedAUROC, has_both_classes, pixel_auroc
+from dsn.results.plots import gradient_maps_png, roc_curve_png, score_histogram_png
 
 
-def write_run_figures(module: DifferLightning, test_set: MVTecDataset, out_dir: str | Path, loggers=(),
+def write_run_figures(module, test_set: MVTecDataset, out_dir: str | Path, loggers=(),
                       gradient_maps: int = 6, map_rotations: int = 64, with_pixel_auroc: bool = False) -> dict:
     """Save ROC, histogram and gradient-map figures under ``out_dir/figures``; return extra metrics."""
     out = Path(out_dir) / "figures"
     hp, scores, labels = module.hparams, module.test_scores, module.test_labels
     name = f"{hp.name} {hp.category} seed {hp.seed}"
     files, extra = [], {}
-    if bool((labels == 0).any()) and bool((labels == 1).any()):
+    if has_both_classes(labels):
         files.append(roc_curve_png(scores, labels, f"ROC: {name}", out / "roc.png"))
     files.append(score_histogram_png(scores, labels, f"scores: {name}", out / "score_histogram.png"))
 

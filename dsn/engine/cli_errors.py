@@ -9,12 +9,13 @@ Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
-from dsn.config_checks import ConfigError
-from dsn.imageio import ImageError
+from dsn.engine.config_checks import ConfigError
+from dsn.engine.run_dir import RunDirError
 from dsn.model.backbones import WeightsUnavailable
-from dsn.run_dir import RunDirError
+from dsn.utils.image_files import ImageError
 
 USER_ERRORS = (ConfigError, RunDirError, ImageError, FileNotFoundError, WeightsUnavailable)
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dsn.tensor_cache import entries, evict
+from dsn.utils.tensor_cache import entries, evict
 
 
 def main(argv: list[str] | None = None) -> None:

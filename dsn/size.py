@@ -19,25 +19,25 @@ import tempfile
 import time
 from pathlib import Path
 
-PRESETS = {  # name -> DifferModel arguments (as conf/model/<name>.yaml) and local weights file
-    "differsqueezenet": ({"backbone": "squeezenet1_1", "n_features": 128}, "squeezenet1_1_imagenet.pth"),
-    "differnet": ({"backbone": "alexnet", "n_features": 256}, "alexnet_features_imagenet.pth"),
-    "differlite0": ({"backbone": "efficientnet_lite0", "n_features": 112}, None),  # weights from its package
-}
+PRESETS = ("differsqueezenet", "differnet", "differlite0")  # conf/model/<name>.yaml, measured as they are
+# local weights file of a backbone in --weights-dir (others come from torchvision or their package)
+WEIGHT_FILES = {"squeezenet1_1": "squeezenet1_1_imagenet.pth", "alexnet": "alexnet_features_imagenet.pth"}
 
 
 def measure_one(name: str, weights_dir: str | None, image_size: int, views: int, repeats: int) -> dict:
     import torch
 
+    from dsn.engine.instantiate import model_preset
     from dsn.model import DifferModel
     from dsn.model.views import fixed_angles
-    from dsn.run_files import peak_memory_mb
-    from dsn.timing import median_ms
+    from dsn.utils.memory import peak_memory_mb
+    from dsn.utils.timing import median_ms
 
-    kwargs, file = PRESETS[name]
+    hp = model_preset(name)
+    file = WEIGHT_FILES.get(hp["backbone"])
     weights = str(Path(weights_dir) / file) if weights_dir and file else "imagenet"
     rss_before = peak_memory_mb()["peak_rss_mb"]
-    model = DifferModel(**kwargs, weights=weights).eval()
+    model = DifferModel.from_hparams({**hp, "weights": weights}).eval()
     with tempfile.TemporaryDirectory() as d:
         torch.save(model.state_dict(), Path(d) / "model.pt")
         file_mb = (Path(d) / "model.pt").stat().st_size / 2**20
@@ -45,7 +45,7 @@ def measure_one(name: str, weights_dir: str | None, image_size: int, views: int,
     angles = fixed_angles(views).unsqueeze(0)
     with torch.no_grad():
         latency = median_ms(lambda: model.score(image, angles), repeats)
-    return {"preset": name, "backbone": kwargs["backbone"],
+    return {"preset": name, "backbone": hp["backbone"],
             "backbone_params": sum(p.numel() for p in model.features.parameters()),
             "flow_params": sum(p.numel() for p in model.flow.parameters()),
             "model_file_mb": round(file_mb, 1), "peak_rss_mb_scoring_one_image": peak_memory_mb()["peak_rss_mb"],
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     rows = []
     for name in PRESETS:
-        cmd = [sys.executable, "-m", "dsn.size_table", "--one", name, "--image-size", str(args.image_size),
+        cmd = [sys.executable, "-m", "dsn.size", "--one", name, "--image-size", str(args.image_size),
                "--views", str(args.views), "--repeats", str(args.repeats)]
         if args.weights_dir:
             cmd += ["--weights-dir", args.weights_dir]

@@ -22,6 +22,11 @@ def rank_scale(scores: torch.Tensor) -> torch.Tensor:
     return inverse.double() / max(len(uniq) - 1, 1)
 
 
+def has_both_classes(labels: torch.Tensor) -> bool:
+    """Good (0) and defective (1) labels both present: what AUROC and ROC curves need."""
+    return bool((labels == 0).any()) and bool((labels == 1).any())
+
+
 def image_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     """Area under the ROC curve of ``scores`` (higher = more anomalous) against 0/1 ``labels``."""
     scores, labels = scores.detach().flatten().cpu(), labels.detach().flatten().cpu().long()
@@ -30,8 +35,8 @@ def image_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     if not torch.isfinite(scores).all():
         raise ValueError("anomaly scores contain NaN or inf: the flow diverged; retrain with a lower "
                          "model.lr or check the input images")
-    n_bad, n_good = int((labels == 1).sum()), int((labels == 0).sum())
-    if n_bad == 0 or n_good == 0:
+    if not has_both_classes(labels):
+        n_bad, n_good = int((labels == 1).sum()), int((labels == 0).sum())
         missing = "defective" if n_bad == 0 else "good"
         raise UndefinedAUROC(f"AUROC is undefined: the test set has no {missing} images "
                              f"({n_good} good, {n_bad} defective)")

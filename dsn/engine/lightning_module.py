@@ -14,37 +14,42 @@ import warnings
 import lightning as L
 import torch
 
-from dsn.metrics import UndefinedAUROC, image_auroc
+from dsn.engine.threshold import NO_THRESHOLD, Decision
 from dsn.model import DifferModel, nll_loss
 from dsn.model.views import fixed_angles, random_angles
-from dsn.threshold import NO_THRESHOLD
+from dsn.results.metrics import UndefinedAUROC, image_auroc
 
 
 class DifferLightning(L.LightningModule):
-    def __init__(self, backbone: str = "squeezenet1_1", n_features: int = 128, n_scales: int = 3,
-                 weights: str | None = "imagenet", n_blocks: int = 8, hidden: int = 2048,
-                 clamp: float = 3.0, rotation_mode: str = "nearest", scale_mode: str = "nearest",
-                 chunk: int = 16, train_views: int = 4, test_views: int = 64,
-                 test_angles: str = "fixed", brightness: float = 0.0, contrast: float = 0.0,
-                 saturation: float = 0.0, lr: float = 2e-4, betas: tuple[float, float] = (0.8, 0.8),
-                 eps: float = 1e-4, weight_decay: float = 1e-5, seed: int = 0, category: str = "",
-                 name: str = "differsqueezenet", image_size: int = 448):
+    """Every argument is required and given by keyword: the values live in ``conf/model/*.yaml``
+    only (``seed``, ``category`` and ``image_size`` by interpolation from the run's config), or
+    in a checkpoint's hyperparameters."""
+
+    def __init__(self, *, backbone: str, n_features: int, n_scales: int, weights: str | None, n_blocks: int,
+                 hidden: int, clamp: float, rotation_mode: str, scale_mode: str, chunk: int, train_views: int,
+                 test_views: int, test_angles: str, brightness: float, contrast: float, saturation: float,
+                 lr: float, betas: tuple[float, float], eps: float, weight_decay: float, seed: int, category: str,
+                 name: str, image_size: int):
         super().__init__()
         if test_angles not in ("fixed", "random"):
             raise ValueError(f"model.test_angles must be 'fixed' or 'random', got '{test_angles}'")
         betas = tuple(float(b) for b in betas)  # plain values only: checkpoints load with weights_only
         self.save_hyperparameters()
-        self.model = DifferModel(backbone, n_features, n_scales, weights, n_blocks, hidden, clamp,
-                                 rotation_mode, scale_mode, chunk)
+        self.model = DifferModel.from_hparams(self.hparams)
         self._scores: list[torch.Tensor] = []
         self._labels: list[torch.Tensor] = []
         self.test_scores: torch.Tensor | None = None
         self.test_labels: torch.Tensor | None = None
         self.curve: list[tuple[int, float]] = []
         self.fit_stats: dict[str, float] = {}
-        # (threshold, min, max, target FPR) of held-out good scores; NaN until set (dsn.threshold)
+        # (threshold, min, max, target FPR) of held-out good scores; NaN until set (dsn.engine.threshold)
         self.register_buffer("decision", torch.tensor(NO_THRESHOLD, dtype=torch.float64))
         self._fit_start: tuple[float, int] = (0.0, 0)
+
+    @property
+    def stored_decision(self) -> Decision:
+        """The decision buffer, named (dsn.engine.threshold.Decision)."""
+        return Decision.of(self.decision)
 
     # ---- views -------------------------------------------------------------------------
     def _step_generator(self) -> torch.Generator:

@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 
 from dsn.data.dataset import MVTecDataset
-from dsn.lightning_module import DifferLightning
-from dsn.model.bank import embed_stack
+from dsn.engine.lightning_module import DifferLightning
+from dsn.model.stack_features import embed_stack
 from dsn.model.views import random_angles
-from dsn.tensor_cache import cached_tensor
+from dsn.utils.tensor_cache import cached_tensor
 
 
 def _key(module: DifferLightning, images: torch.Tensor, angles: torch.Tensor, extra: str) -> str:
@@ -48,7 +48,7 @@ def cache_test_features(module: DifferLightning, test_set: MVTecDataset, device,
 def cache_train_features(module: DifferLightning, train_set: MVTecDataset, bank_views: int, seed: int,
                          device, cache_dir=None, batch_images: int = 4) -> None:
     """Compute ``bank_views`` seeded random rotations of every training image once (colour jitter
-    needs fresh views: :mod:`dsn.config_checks` refuses it with the bank)."""
+    needs fresh views: :mod:`dsn.engine.config_checks` refuses it with the bank)."""
     g = torch.Generator().manual_seed(seed * 31 + 17)
     angles = random_angles((len(train_set), bank_views), g)
     key = _key(module, train_set.images, angles, f"train:{bank_views}:{seed}")

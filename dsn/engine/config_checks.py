@@ -46,7 +46,8 @@ def check_data(cfg: DictConfig) -> None:
     for key in ("data.batch_size", "data.test_batch_size", "feature_cache.batch_images"):
         _int(cfg, key)
     _int(cfg, "data.num_workers", 0)
-    _int(cfg, "data.max_pixels", 256)
+    if _get(cfg, "data.max_pixels") is not None:  # None: dsn's default
+        _int(cfg, "data.max_pixels", 256)
     if _get(cfg, "data.image_size") is not None:  # dsn-eval: None = the checkpoint's
         _int(cfg, "data.image_size", 16)
     _number(cfg, "data.val_fraction", 0.0, 1.0)

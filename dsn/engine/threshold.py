@@ -10,28 +10,45 @@ information only.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
-NO_THRESHOLD = (math.nan, math.nan, math.nan, math.nan)
+
+class Decision(NamedTuple):
+    """What a model stores to decide "defective": the threshold, the lowest and highest held-out
+    good score (they scale normalised scores), and the false-positive rate it was set for. Kept
+    in the module's ``decision`` buffer in this order; all NaN until a threshold is set."""
+
+    threshold: float
+    low: float
+    high: float
+    target_fpr: float
+
+    @classmethod
+    def of(cls, values) -> Decision:
+        return cls(*(float(v) for v in values))
 
 
-def fit_threshold(val_scores: torch.Tensor, target_fpr: float = 0.01) -> tuple[float, float, float, float]:
-    """(threshold, min, max, target_fpr) from held-out good images' scores: the (1 - fpr)
-    quantile, so that about ``target_fpr`` of good images score above it."""
+NO_THRESHOLD = Decision(math.nan, math.nan, math.nan, math.nan)
+
+
+def fit_threshold(val_scores: torch.Tensor, target_fpr: float) -> Decision:
+    """The (1 - fpr) quantile of held-out good images' scores, so that about ``target_fpr`` of
+    good images score above it."""
     if val_scores.numel() == 0:
         raise ValueError("no held-out good images to set a threshold: set data.val_fraction > 0")
     if not 0.0 <= target_fpr < 1.0:
         raise ValueError(f"threshold.target_fpr must be in [0, 1), got {target_fpr}")
     s = val_scores.double()
     thr = float(torch.quantile(s, 1.0 - target_fpr, interpolation="higher"))
-    return thr, float(s.min()), float(s.max()), float(target_fpr)
+    return Decision(thr, float(s.min()), float(s.max()), float(target_fpr))
 
 
-def normalize(scores: torch.Tensor, stats: tuple[float, float, float, float]) -> torch.Tensor:
+def normalize(scores: torch.Tensor, decision: Decision) -> torch.Tensor:
     """Scores mapped so that the threshold is 0.5, scaled by the spread of the held-out good
     scores and clipped to [0, 1]. NaN when no threshold is stored."""
-    thr, lo, hi, _ = stats
+    thr, lo, hi, _ = decision
     if math.isnan(thr):
         return torch.full_like(scores, math.nan, dtype=torch.float64)
     spread = max(hi - lo, 1e-12)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
+
+from dsn.utils.atomic import write_atomic
 
 SETTINGS = "data.cache_dir / feature_cache.dir"
 
@@ -32,16 +34,9 @@ def cached_tensor(file: Path, compute: Callable[[], torch.Tensor]) -> torch.Tens
         except Exception:
             file.unlink(missing_ok=True)
     value = compute()
-    tmp = file.with_name(f".{file.name}.tmp{os.getpid()}")
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(value, tmp)
-        os.replace(tmp, file)
+        write_atomic(file, lambda tmp: torch.save(value, tmp))
     except (OSError, RuntimeError) as err:  # torch reports a failed write as RuntimeError
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:  # the folder itself is not there
-            pass
         warnings.warn(f"cache folder {file.parent} cannot be written ({str(err).splitlines()[0][:120]}): going on "
                       f"without the disk cache; set {SETTINGS} to a writable folder, or null", stacklevel=2)
     return value

@@ -21,14 +21,14 @@ import fcntl
 import os
 import socket
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from dsn.checkpoints import trained_epochs
+from dsn.engine.checkpoints import trained_epochs
 
 LOCK_FILE = ".dsn.lock"
 # hyperparameters that may differ on a resume: where the backbone weights were read from (they

@@ -7,17 +7,18 @@ the same metrics file and the same figures for the same weights.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from omegaconf import DictConfig
 
-from dsn.report_metrics import run_metrics
-from dsn.run_figures import write_run_figures
-from dsn.run_files import peak_rss_mb, write_json
+from dsn.results.run_figures import write_run_figures
+from dsn.results.run_metrics import run_metrics
+from dsn.utils.atomic import write_json
+from dsn.utils.memory import peak_rss_mb
 
 
-def test_and_report(cfg: DictConfig, trainer, module, datamodule, epochs: int, start: float,
+def score_and_report(cfg: DictConfig, trainer, module, datamodule, epochs: int, start: float,
                     extra: Callable[[], dict] | None = None, peaks: dict | None = None) -> dict:
     """Score the test set, write ``metrics.json`` (before the slower figures, so a crash while
     drawing keeps the numbers), then the figures of ``cfg.figures``; returns the metrics.

@@ -1,7 +1,7 @@
 """Scoring with an exported ONNX model: onnxruntime, numpy and Pillow only (no torch), for
-edge devices. Pixels are read exactly as in training (:mod:`dsn.imageio`).
+edge devices. Pixels are read exactly as in training (:mod:`dsn.utils.image_files`).
 
-    python -m dsn.edge model.onnx image1.png image2.png [--max-pixels N]
+    python -m dsn.deploy.edge model.onnx image1.png image2.png [--max-pixels N]
 
 Prints one tab-separated line per image, in the order given: path, score, verdict; an image that
 cannot be used prints ``path, -, error, reason`` and the others are still scored (exit status 2).
@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from dsn.imageio import DEFAULT_MAX_PIXELS, ImageError, read_rgb
+from dsn.utils.image_files import DEFAULT_MAX_PIXELS, ImageError, read_rgb
+from dsn.utils.verdict import verdict
 
 
 class EdgeScorer:
@@ -26,7 +27,7 @@ class EdgeScorer:
         onnx_path = Path(onnx_path)
         meta = json.loads(onnx_path.with_suffix(".json").read_text())
         self.size, self.views = int(meta["image_size"]), int(meta["views"])
-        self.threshold = float(meta["threshold"][0])
+        self.threshold = float(meta["decision"]["threshold"])
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -52,9 +53,7 @@ class EdgeScorer:
         return out
 
     def verdicts(self, scores: np.ndarray) -> list[str]:
-        if math.isnan(self.threshold):
-            return ["no-threshold"] * len(scores)
-        return ["defective" if s >= self.threshold else "good" for s in scores]
+        return [verdict(float(s), self.threshold) for s in scores]
 
 
 def main(argv: list[str] | None = None) -> None:

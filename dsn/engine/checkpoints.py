@@ -1,16 +1,26 @@
-"""Loading a trained model from a checkpoint file, safely and without Hydra.
+"""Checkpoint files: written straight to disk atomically, and loaded safely without Hydra.
 
-Checkpoints are read with ``weights_only=True`` (no arbitrary objects are unpickled), and the
-backbone is rebuilt without downloading: its weights are inside the checkpoint.
+Writing: Lightning's default writer serialises the whole checkpoint into memory first and then
+copies that buffer again on writing: for the paper's 153 M-parameter flow with its Adam state
+(1.8 GB) that is 3.6 GB of transient copies, most of a training run's peak memory.
+:class:`StreamingCheckpointIO` streams ``torch.save`` into a temporary file beside the target and
+renames it into place, so a killed run leaves the old checkpoint or the new one, never half a
+file, and no copy in memory.
+
+Loading: checkpoints are read with ``weights_only=True`` (no arbitrary objects are unpickled), and
+the backbone is rebuilt without downloading: its weights are inside the checkpoint.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from dsn.lightning_module import DifferLightning
+from dsn.engine.lightning_module import DifferLightning
+from dsn.utils.atomic import write_atomic
 
 REQUIRED_HPARAMS = ("backbone", "n_features", "n_scales", "n_blocks", "hidden")
 
@@ -55,3 +65,10 @@ def trained_epochs(ckpt: dict) -> int:
         return done
     except (KeyError, TypeError, AttributeError):
         return int(ckpt.get("epoch", -1)) + 1
+
+
+class StreamingCheckpointIO(TorchCheckpointIO):
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if storage_options is not None or "://" in str(path):
+            return super().save_checkpoint(checkpoint, path, storage_options)  # remote file systems
+        write_atomic(path, lambda tmp: torch.save(checkpoint, tmp))

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torchmetrics.functional.classification import binary_roc  # noqa: E402
 
-from dsn.metrics import image_auroc, rank_scale  # noqa: E402
+from dsn.results.metrics import image_auroc, rank_scale  # noqa: E402
 
 
 def roc_curve_png(scores: torch.Tensor, labels: torch.Tensor, title: str, path: Path) -> Path:

@@ -9,23 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from dsn.checkpoint_io import StreamingCheckpointIO
+from dsn import CONF_DIR
 from dsn.data import MVTecDataModule
-from dsn.lightning_module import DifferLightning
-
-
-def compute_device(cfg: DictConfig) -> torch.device:
-    """Where the frozen backbone runs to prepare cached features: the trainer's accelerator."""
-    acc = str(cfg.trainer.get("accelerator", "auto"))
-    if acc in ("gpu", "cuda") or (acc == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
+from dsn.engine.checkpoints import StreamingCheckpointIO
+from dsn.engine.lightning_module import DifferLightning
 
 
 def build_datamodule(cfg: DictConfig) -> MVTecDataModule:
@@ -34,10 +26,25 @@ def build_datamodule(cfg: DictConfig) -> MVTecDataModule:
 
 def build_module(cfg: DictConfig) -> DifferLightning:
     try:
-        return instantiate(cfg.model, seed=cfg.seed, category=cfg.data.category, image_size=cfg.data.image_size,
-                           _convert_="all")
+        return instantiate(cfg.model, _convert_="all")
     except InstantiationException as err:  # Hydra's wrapper hides our message behind its own
         raise (err.__cause__ or err) from None
+
+
+def model_preset(name: str, **overrides) -> dict:
+    """The hyperparameters ``conf/model/<name>.yaml`` gives (resolved as dsn-train resolves them,
+    with the default data settings), with ``overrides``: the one way code outside a Hydra run
+    (dsn-size, tests) builds a preset's model."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[f"model={name}"])
+    GlobalHydra.instance().clear()
+    hp = OmegaConf.to_container(cfg.model, resolve=True)
+    hp.pop("_target_")
+    return {**hp, **overrides}
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:

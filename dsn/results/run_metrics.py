@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dsn.data.dataset import MVTecDataset
-from dsn.lightning_module import DifferLightning
-from dsn.metrics import UndefinedAUROC, image_auroc
-from dsn.run_files import peak_memory_mb
+from dsn.results.metrics import UndefinedAUROC, image_auroc
+from dsn.utils.memory import peak_memory_mb
 
 
-def run_metrics(module: DifferLightning, test_set: MVTecDataset, epochs: int, wall_time_s: float) -> dict:
+def run_metrics(module, test_set: MVTecDataset, epochs: int, wall_time_s: float) -> dict:
     hp = module.hparams
     out = {
         "category": hp.category, "model": hp.name, "backbone": hp.backbone, "n_features": hp.n_features,

@@ -1,0 +1,140 @@
+"""One training run, start to end: config checks, the run directory's lock and resume, feature
+caches, fit, decision threshold, test, metrics and figures. ``dsn-train`` calls :func:`train`
+once per category (and a sweeper once per trial).
+
+The reported AUROC is the last epoch's: the test set is scored after training with the final
+weights, and nothing (epoch, checkpoint) is ever selected on it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from omegaconf import DictConfig
+
+from dsn.engine.checkpoints import trained_epochs
+from dsn.engine.config_checks import check_train_config
+from dsn.engine.feature_cache import cache_test_features, cache_train_features
+from dsn.engine.instantiate import (
+    build_datamodule,
+    build_module,
+    build_trainer,
+    finish_loggers,
+    last_checkpoint,
+    log_config,
+)
+from dsn.engine.run_dir import check_same_model, resume_checkpoint, run_dir_lock, save_run_config
+from dsn.engine.score_and_report import score_and_report
+from dsn.engine.threshold import f1_optimal, fit_threshold
+from dsn.results.metrics import has_both_classes
+from dsn.utils.memory import peak_rss_mb
+from dsn.utils.tensor_cache import evict
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit and test one model on one category; returns the metrics also written to metrics.json."""
+    start = time.monotonic()
+    check_train_config(cfg)  # before any image is decoded
+    with run_dir_lock(cfg.paths.output_dir):  # one run per directory
+        ckpt = checkpoint_to_resume(cfg)
+        save_run_config(cfg, cfg.paths.output_dir)  # only now: a refused rerun keeps the finished run's config
+        L.seed_everything(cfg.seed, workers=True)
+        datamodule = build_datamodule(cfg)
+        datamodule.setup("fit")
+        module = build_module(cfg)
+        peaks = {"data+model": peak_rss_mb()}  # high-water mark after each stage: which stage set the peak
+        trainer = build_trainer(cfg)  # before the feature caches: a bad trainer setting fails in seconds
+        ok = False
+        try:
+            metrics = fit_and_test(cfg, trainer, module, datamodule, ckpt, start, peaks)
+            ok = True
+        finally:
+            finish_loggers(trainer, ok)
+    return metrics
+
+
+def checkpoint_to_resume(cfg: DictConfig) -> Path | None:
+    """``ckpt_path``, or (with ``resume``) the newest readable checkpoint in the run directory;
+    a checkpoint of another model stops the run here, before anything is trained or written."""
+    if cfg.get("ckpt_path"):
+        ckpt = Path(cfg.ckpt_path)
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"checkpoint {ckpt} does not exist (setting ckpt_path)")
+    else:
+        ckpt = resume_checkpoint(cfg.paths.output_dir) if cfg.get("resume") else None
+    if ckpt is not None:
+        check_same_model(ckpt, cfg)
+    return ckpt
+
+
+def prepare_features(cfg: DictConfig, module, datamodule, device: torch.device) -> None:
+    """The frozen backbone's features of the training bank and the test views, computed once on
+    ``device``; then the cache folders are trimmed to their cap."""
+    fc = cfg.feature_cache
+    if fc.train:
+        cache_train_features(module, datamodule.train_set, fc.bank_views, cfg.seed, device, fc.dir, fc.batch_images)
+    cache_test_features(module, datamodule.test_set, device, fc.dir, fc.batch_images)
+    evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
+
+
+def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None, start: float, peaks: dict) -> dict:
+    """Features, fit (from ``ckpt`` when resuming), threshold, test and report."""
+    log_config(trainer, cfg)
+    device = trainer.strategy.root_device  # where the trainer will run the flow
+    prepare_features(cfg, module, datamodule, device)
+    cache_time = time.monotonic() - start
+    peaks["feature caches"] = peak_rss_mb()
+    fc = cfg.feature_cache
+    # passes the weights had seen before this fit: 0, or where a resumed / continued run left off
+    from_epoch = trained_epochs(torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)) if ckpt else 0
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
+    peaks["fit"] = peak_rss_mb()
+    decision = set_decision_threshold(module, datamodule.threshold_set, trainer, device, fc, cfg)
+    metrics = {}
+    if cfg.get("test", True):
+        extra = {"train_path": "cached" if fc.train else "plain", "cache_time_s": round(cache_time, 1),
+                 "precision": str(cfg.trainer.precision),
+                 "checkpoint": str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"),
+                 "fit_from_epoch": from_epoch}
+        metrics = score_and_report(cfg, trainer, module, datamodule, trainer.current_epoch, start,
+                                  lambda: {**extra, **decision_metrics(module, decision)}, peaks)
+        objective = {f"objective/{k}": metrics[k] for k in cfg.optimized_metrics if metrics.get(k) is not None}
+        for lg in trainer.loggers:
+            lg.log_metrics(objective)
+    return metrics
+
+
+def set_decision_threshold(module, held_out, trainer, device, fc, cfg) -> dict:
+    """Threshold from the held-out good images, stored in the module and its last checkpoint."""
+    if held_out is None:
+        return {}
+    cache_test_features(module, held_out, device, fc.dir, fc.batch_images)
+    module.eval()
+    with torch.no_grad():
+        scores = module.model.to(device).score_features(held_out.features.to(device)).float().cpu()
+    module.decision = torch.tensor(fit_threshold(scores, cfg.threshold.target_fpr), dtype=torch.float64,
+                                   device=module.decision.device)
+    last = last_checkpoint(cfg.paths.output_dir)
+    if last is not None:  # into the file last.ckpt points at: one file per kept state
+        trainer.save_checkpoint(last)
+    return {"threshold": module.stored_decision.threshold, "target_fpr": cfg.threshold.target_fpr,
+            "n_val_good": len(held_out)}
+
+
+def decision_metrics(module, decision: dict) -> dict:
+    """The stored threshold's error rates on the test set, and the F1-optimal test threshold:
+    information about the test set, never used to choose anything."""
+    scores, labels = module.test_scores, module.test_labels
+    out = dict(decision)
+    if decision:
+        pred = scores.double() >= decision["threshold"]
+        if (labels == 0).any():
+            out["test_fpr_at_threshold"] = round(float(pred[labels == 0].float().mean()), 4)
+        if (labels == 1).any():
+            out["test_tpr_at_threshold"] = round(float(pred[labels == 1].float().mean()), 4)
+    if has_both_classes(labels):
+        out["f1_optimal_threshold_on_test"], out["f1_optimal_on_test"] = f1_optimal(scores, labels)
+    return out
