@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dir", default=".cache/dsn", help="cache folder (paths.cache_dir; default .cache/dsn)")
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--clear", action="store_true", help="remove every entry")
-    group.add_argument("--max-gb", type=float, default=None, help="remove least recently used entries down to this size")
+    group.add_argument(
+        "--max-gb", type=float, default=None, help="remove least recently used entries down to this size"
+    )
     args = ap.parse_args(argv)
     folder = Path(args.dir)
     if args.clear or args.max_gb is not None:

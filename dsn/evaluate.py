@@ -13,7 +13,8 @@ from dsn.engine.checkpoints import load_module
 from dsn.engine.cli_errors import one_line_errors
 from dsn.engine.config_checks import ConfigError, check_data
 from dsn.engine.feature_cache import cache_test_features
-from dsn.engine.instantiate import build_datamodule, build_trainer, finish_loggers
+from dsn.engine.instantiate import build_datamodule, build_trainer
+from dsn.engine.loggers import finish_loggers
 from dsn.engine.run_dir import run_dir_lock, save_run_config
 from dsn.engine.score_and_report import score_and_report
 from dsn.utils.tensor_cache import evict
@@ -36,12 +37,25 @@ def evaluate(cfg: DictConfig) -> dict:
         datamodule.setup("test")
         fc = cfg.feature_cache
         trainer = build_trainer(cfg)
-        cache_test_features(module, datamodule.test_set, trainer.strategy.root_device, fc.dir, fc.batch_images)
+        cache_test_features(
+            module,
+            datamodule.test_set,
+            device=trainer.strategy.root_device,
+            cache_dir=fc.dir,
+            batch_images=fc.batch_images,
+        )
         evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
         ok = False
         try:
-            metrics = score_and_report(cfg, trainer, module, datamodule, module.trained_epochs, start,
-                                      lambda: {"checkpoint": str(cfg.ckpt_path)})
+            metrics = score_and_report(
+                cfg,
+                trainer,
+                module,
+                datamodule,
+                module.trained_epochs,
+                start,
+                lambda: {"checkpoint": str(cfg.ckpt_path)},
+            )
             ok = True
         finally:
             finish_loggers(trainer, ok)
@@ -53,8 +67,10 @@ def use_checkpoint_input(cfg: DictConfig, module) -> None:
     trained = int(module.hparams.image_size)
     asked = cfg.data.get("image_size")
     if asked is not None and int(asked) != trained:
-        raise ConfigError(f"data.image_size={asked}, but checkpoint {cfg.ckpt_path} was trained at {trained} px: "
-                          f"leave data.image_size unset (dsn-eval takes the checkpoint's size)")
+        raise ConfigError(
+            f"data.image_size={asked}, but checkpoint {cfg.ckpt_path} was trained at {trained} px: "
+            f"leave data.image_size unset (dsn-eval takes the checkpoint's size)"
+        )
     with open_dict(cfg):
         cfg.data.image_size = trained
 

@@ -15,28 +15,9 @@ import json
 from pathlib import Path
 
 import torch
-from torch import nn
 
+from dsn.deploy.scorer import Scorer
 from dsn.engine.checkpoints import load_module
-from dsn.model.loss import view_scores
-from dsn.model.torch_model import DifferModel
-from dsn.model.views import fixed_angles
-
-
-class Scorer(nn.Module):
-    """images uint8 [B, 3, S, S] -> scores [B], with ``views`` fixed rotations per image."""
-
-    def __init__(self, model: DifferModel, views: int):
-        super().__init__()
-        self.model = model
-        self.register_buffer("angles", fixed_angles(views))
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        b, t = images.shape[0], self.angles.numel()
-        x = images.float().div(255.0).repeat_interleave(t, dim=0)
-        feats = self.model.view_features(x, self.angles.repeat(b))
-        z, _ = self.model.flow(feats)
-        return view_scores(z).view(b, t).mean(dim=1)
 
 
 def export(ckpt: str, out: str, views: int | None = None, opset: int = 18) -> dict:
@@ -47,11 +28,24 @@ def export(ckpt: str, out: str, views: int | None = None, opset: int = 18) -> di
     example = torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8)
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(scorer, (example,), str(out_path), input_names=["images"], output_names=["scores"],
-                      dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=1024)}},
-                      opset_version=opset, dynamo=True, external_data=False)
-    meta = {"image_size": size, "views": t, "decision": module.stored_decision._asdict(),
-            "model": module.hparams.name, "category": module.hparams.category}
+    torch.onnx.export(
+        scorer,
+        (example,),
+        str(out_path),
+        input_names=["images"],
+        output_names=["scores"],
+        dynamic_shapes={"images": {0: torch.export.Dim("batch", min=1, max=1024)}},
+        opset_version=opset,
+        dynamo=True,
+        external_data=False,
+    )
+    meta = {
+        "image_size": size,
+        "views": t,
+        "decision": module.stored_decision._asdict(),
+        "model": module.hparams.name,
+        "category": module.hparams.category,
+    }
     out_path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 

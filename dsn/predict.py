@@ -1,7 +1,7 @@
 """``dsn-predict``: a trained checkpoint + images -> CSV of (path, score, normalised score, verdict),
 optionally a gradient heat map PNG per image.
 
-    dsn-predict logs/train/runs/<run>/checkpoints/last.ckpt new_images/ more/*.png --out predictions.csv --heatmaps maps/
+    dsn-predict <run>/checkpoints/last.ckpt new_images/ more/*.png --out predictions.csv --heatmaps maps/
 
 Inputs may be files, folders (searched recursively for images) or glob patterns. Every input
 gives at least one row, in the order given: an unreadable or oversized image, a file that is not
@@ -32,6 +32,7 @@ from dsn.engine.checkpoints import load_module
 from dsn.engine.threshold import normalize
 from dsn.model.gradient_maps import gradient_map
 from dsn.model.views import fixed_angles
+from dsn.results.plots import heat_map_png
 from dsn.utils.atomic import write_text_atomic
 from dsn.utils.verdict import verdict
 
@@ -51,11 +52,14 @@ def expand_input(item: str) -> list[Item]:
         return [Item(item, f"{item} is a broken link: its target {os.readlink(p)} does not exist")]
     if p.is_dir():
         images = sorted(f for f in p.rglob("*") if is_image_file(f))
-        return [Item(str(f)) for f in images] or [Item(item, f"folder {item} holds no image files "
-                                                            f"({', '.join(sorted(IMAGE_SUFFIXES))})")]
+        return [Item(str(f)) for f in images] or [
+            Item(item, f"folder {item} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        ]
     if p.exists():
         if not is_image_file(p):
-            return [Item(item, f"{item} is not an image file by its name (expected {', '.join(sorted(IMAGE_SUFFIXES))})")]
+            return [
+                Item(item, f"{item} is not an image file by its name (expected {', '.join(sorted(IMAGE_SUFFIXES))})")
+            ]
         return [Item(item)]
     matches = sorted(glob.glob(item, recursive=True))
     if not matches:
@@ -80,12 +84,21 @@ def error_row(path: str, error: str) -> dict:
     return {"path": path, "score": "", "normalized_score": "", "verdict": "error", "error": error}
 
 
-def predict(ckpt: str, inputs: list[str], out: str, heatmaps: str | None = None, views: int | None = None,
-            batch: int = 8, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
+def predict(
+    ckpt: str,
+    inputs: list[str],
+    out: str,
+    heatmaps: str | None = None,
+    views: int | None = None,
+    batch: int = 8,
+    device: str = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> list[dict]:
     """Score every input; one row per image or unusable input, in input order, written to ``out``."""
     module = load_module(ckpt)
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    dev = torch.device(
+        "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+    )
     model = module.model.to(dev).eval()
     size = int(module.hparams.image_size)
     t = views or module.hparams.test_views
@@ -94,7 +107,7 @@ def predict(ckpt: str, inputs: list[str], out: str, heatmaps: str | None = None,
     items = expand_inputs(inputs)
     rows: list[dict] = []
     for start in tqdm(range(0, len(items), batch), desc="scoring", unit="batch", disable=len(items) <= batch):
-        chunk = items[start:start + batch]
+        chunk = items[start : start + batch]
         images: dict[int, torch.Tensor] = {}
         for i, item in enumerate(chunk):
             if not item.error:
@@ -113,11 +126,18 @@ def predict(ckpt: str, inputs: list[str], out: str, heatmaps: str | None = None,
                 continue
             s = scored[i]
             n = float(normalize(s.view(1), decision)[0])
-            rows.append({"path": item.path, "score": round(float(s), 6),
-                         "normalized_score": "" if math.isnan(n) else round(n, 4),
-                         "verdict": verdict(float(s), decision.threshold), "error": ""})
+            rows.append(
+                {
+                    "path": item.path,
+                    "score": round(float(s), 6),
+                    "normalized_score": "" if math.isnan(n) else round(n, 4),
+                    "verdict": verdict(float(s), decision.threshold),
+                    "error": "",
+                }
+            )
             if heatmaps:
-                _heatmap_png(model, images[i], Path(heatmaps) / heatmap_name(item.path), t)
+                heat = gradient_map(model, images[i], n_rotations=t)
+                heat_map_png(images[i], heat, Path(heatmaps) / heatmap_name(item.path))
     write_text_atomic(out, _csv(rows))
     return rows
 
@@ -130,22 +150,6 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def _heatmap_png(model, image: torch.Tensor, path: Path, views: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    m = gradient_map(model, image, n_rotations=views).cpu().numpy()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.imshow(image.permute(1, 2, 0).cpu().numpy())
-    ax.imshow(m, cmap="jet", alpha=0.5, vmin=0, vmax=1)
-    ax.axis("off")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
@@ -155,11 +159,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--views", type=int, default=None, help="test rotations per image (default: the checkpoint's)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                    help="larger images get an error row, from their header, before decoding")
+    ap.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help="larger images get an error row, from their header, before decoding",
+    )
     args = ap.parse_args(argv)
-    rows = predict(args.checkpoint, args.inputs, args.out, args.heatmaps, args.views, args.batch, args.device,
-                   args.max_pixels)
+    rows = predict(
+        args.checkpoint, args.inputs, args.out, args.heatmaps, args.views, args.batch, args.device, args.max_pixels
+    )
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1

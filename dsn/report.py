@@ -17,6 +17,7 @@ import statistics
 from pathlib import Path
 
 from dsn.results.paper_numbers import PAPER_AUROC
+from dsn.utils.tables import markdown_table
 
 
 def collect(dirs: list[str]) -> list[dict]:
@@ -41,7 +42,7 @@ def collect(dirs: list[str]) -> list[dict]:
 
 
 def _mean_std(values: list[float]) -> str:
-    """"mean ± sample std"; a single run has no spread to show, so it gets no "±"."""
+    """ "mean ± sample std"; a single run has no spread to show, so it gets no "±"."""
     if not values:
         return "—"
     if len(values) == 1:
@@ -58,12 +59,19 @@ def summarise(runs: list[dict]) -> list[dict]:
         last = [100 * m["auroc"] for m in ms]
         best = [100 * max([m["auroc"]] + [c[1] for c in m.get("curve_test_auroc", [])]) for m in ms]
         pix = [100 * m["pixel_auroc"] for m in ms if m.get("pixel_auroc") is not None]
-        rows.append({"model": model, "category": category, "seeds": len(ms), "epochs": epochs,
-                     "auroc_last_epoch": _mean_std(last),
-                     "pixel_auroc": _mean_std(pix) + (f" ({len(pix)} of {len(ms)} seeds)" if 1 < len(pix) < len(ms) else ""),
-                     "paper": PAPER_AUROC.get(model, {}).get(category, "—"),
-                     "best_epoch_on_test_paper_protocol": _mean_std(best),
-                     "seed_values": " ".join(f"{v:.1f}" for v in last)})
+        rows.append(
+            {
+                "model": model,
+                "category": category,
+                "seeds": len(ms),
+                "epochs": epochs,
+                "auroc_last_epoch": _mean_std(last),
+                "pixel_auroc": _mean_std(pix) + (f" ({len(pix)} of {len(ms)} seeds)" if 1 < len(pix) < len(ms) else ""),
+                "paper": PAPER_AUROC.get(model, {}).get(category, "—"),
+                "best_epoch_on_test_paper_protocol": _mean_std(best),
+                "seed_values": " ".join(f"{v:.1f}" for v in last),
+            }
+        )
     return rows
 
 
@@ -73,12 +81,35 @@ def write(rows: list[dict], out: Path, command: str) -> None:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    lines = ["| model | category | seeds | passes | image AUROC, last epoch (mean ± std) | pixel AUROC | paper (Table 2) "
-             "| best epoch on test — paper's protocol, optimistic | per seed |", "|" + " --- |" * 9]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['category']} | {r['seeds']} | {r['epochs']} | **{r['auroc_last_epoch']}** | "
-                     f"{r['pixel_auroc']} | {r['paper']} | {r['best_epoch_on_test_paper_protocol']} | {r['seed_values']} |")
-    (out / "report.md").write_text(f"Command: `{command}`\n\n" + "\n".join(lines) + "\n")
+    header = [
+        "model",
+        "category",
+        "seeds",
+        "passes",
+        "image AUROC, last epoch (mean ± std)",
+        "pixel AUROC",
+        "paper (Table 2)",
+        "best epoch on test — paper's protocol, optimistic",
+        "per seed",
+    ]
+    table = markdown_table(
+        header,
+        [
+            [
+                r["model"],
+                r["category"],
+                r["seeds"],
+                r["epochs"],
+                f"**{r['auroc_last_epoch']}**",
+                r["pixel_auroc"],
+                r["paper"],
+                r["best_epoch_on_test_paper_protocol"],
+                r["seed_values"],
+            ]
+            for r in rows
+        ],
+    )
+    (out / "report.md").write_text(f"Command: `{command}`\n\n" + table)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from dsn.utils.tables import markdown_table
+
 PRESETS = ("differsqueezenet", "differnet", "differlite0")  # conf/model/<name>.yaml, measured as they are
 # local weights file of a backbone in --weights-dir (others come from torchvision or their package)
 WEIGHT_FILES = {"squeezenet1_1": "squeezenet1_1_imagenet.pth", "alexnet": "alexnet_features_imagenet.pth"}
@@ -34,6 +36,7 @@ def measure_one(name: str, weights_dir: str | None, image_size: int, views: int,
     from dsn.utils.timing import median_ms
 
     hp = model_preset(name)
+    image_size, views = image_size or hp["image_size"], views or hp["test_views"]
     file = WEIGHT_FILES.get(hp["backbone"])
     weights = str(Path(weights_dir) / file) if weights_dir and file else "imagenet"
     rss_before = peak_memory_mb()["peak_rss_mb"]
@@ -45,19 +48,24 @@ def measure_one(name: str, weights_dir: str | None, image_size: int, views: int,
     angles = fixed_angles(views).unsqueeze(0)
     with torch.no_grad():
         latency = median_ms(lambda: model.score(image, angles), repeats)
-    return {"preset": name, "backbone": hp["backbone"],
-            "backbone_params": sum(p.numel() for p in model.features.parameters()),
-            "flow_params": sum(p.numel() for p in model.flow.parameters()),
-            "model_file_mb": round(file_mb, 1), "peak_rss_mb_scoring_one_image": peak_memory_mb()["peak_rss_mb"],
-            "rss_mb_after_imports": rss_before, "test_views": views,
-            "latency_ms_per_image": round(latency, 1)}
+    return {
+        "preset": name,
+        "backbone": hp["backbone"],
+        "backbone_params": sum(p.numel() for p in model.features.parameters()),
+        "flow_params": sum(p.numel() for p in model.flow.parameters()),
+        "model_file_mb": round(file_mb, 1),
+        "peak_rss_mb_scoring_one_image": peak_memory_mb()["peak_rss_mb"],
+        "rss_mb_after_imports": rss_before,
+        "test_views": views,
+        "latency_ms_per_image": round(latency, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights-dir", default=None, help="folder with local weight files (else download)")
-    ap.add_argument("--image-size", type=int, default=448)
-    ap.add_argument("--views", type=int, default=64)
+    ap.add_argument("--image-size", type=int, default=0, help="default: the preset's data.image_size")
+    ap.add_argument("--views", type=int, default=0, help="test rotations T; default: the preset's model.test_views")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default="experiments/results/size")
     ap.add_argument("--one", help=argparse.SUPPRESS)
@@ -67,23 +75,55 @@ def main(argv: list[str] | None = None) -> None:
         return
     rows = []
     for name in PRESETS:
-        cmd = [sys.executable, "-m", "dsn.size", "--one", name, "--image-size", str(args.image_size),
-               "--views", str(args.views), "--repeats", str(args.repeats)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "dsn.size",
+            "--one",
+            name,
+            "--image-size",
+            str(args.image_size),
+            "--views",
+            str(args.views),
+            "--repeats",
+            str(args.repeats),
+        ]
         if args.weights_dir:
             cmd += ["--weights-dir", args.weights_dir]
         rows.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "size.json").write_text(json.dumps(rows, indent=2) + "\n")
-    head = ("| preset | backbone params | flow params | model file (MB) | peak RSS scoring 1 image (MB) "
-            f"| RSS after imports (MB) | latency / image, T={args.views} (ms) |\n|" + " --- |" * 7)
-    body = "\n".join(f"| {r['preset']} ({r['backbone']}) | {r['backbone_params']:,} | {r['flow_params']:,} | "
-                     f"{r['model_file_mb']} | {r['peak_rss_mb_scoring_one_image']} | {r['rss_mb_after_imports']} | "
-                     f"{r['latency_ms_per_image']} |" for r in rows)
+    header = [
+        "preset",
+        "backbone params",
+        "flow params",
+        "model file (MB)",
+        "peak RSS scoring 1 image (MB)",
+        "RSS after imports (MB)",
+        "latency / image (ms)",
+        "test views T",
+    ]
+    table = markdown_table(
+        header,
+        [
+            [
+                f"{r['preset']} ({r['backbone']})",
+                f"{r['backbone_params']:,}",
+                f"{r['flow_params']:,}",
+                r["model_file_mb"],
+                r["peak_rss_mb_scoring_one_image"],
+                r["rss_mb_after_imports"],
+                r["latency_ms_per_image"],
+                r["test_views"],
+            ]
+            for r in rows
+        ],
+    )
     cmdline = "dsn-size " + " ".join(argv if argv is not None else sys.argv[1:])
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {__import__('torch').__version__}"
     stamp = time.strftime("%Y-%m-%d", time.gmtime())
-    (out / "size.md").write_text(f"Command: `{cmdline}` — {machine} — {stamp}\n\n{head}\n{body}\n")
+    (out / "size.md").write_text(f"Command: `{cmdline}` — {machine} — {stamp}\n\n{table}")
     print((out / "size.md").read_text())
 
 

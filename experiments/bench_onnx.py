@@ -49,19 +49,23 @@ def main() -> None:
         got = edge.score_arrays(arr)
         rel = float(np.max(np.abs(got - ref) / np.abs(ref)))
         with torch.no_grad():
-            torch_ms = median_ms(lambda: module.model.score(images[:1], fixed_angles(t).unsqueeze(0)), args.repeats)
-        onnx_ms = median_ms(lambda: edge.score_arrays(arr[:1]), args.repeats)
+            one_view_set = fixed_angles(t).unsqueeze(0)
+            torch_ms = median_ms(lambda a=one_view_set: module.model.score(images[:1], a), args.repeats)
+        onnx_ms = median_ms(lambda e=edge, x=arr[:1]: e.score_arrays(x), args.repeats)
         size = onnx.stat().st_size / 2**20
         lines.append(f"| {t} | {torch_ms:.0f} | {onnx_ms:.0f} | {size:.0f} | {rel:.1e} |")
         print(lines[-1], flush=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
     out = REPO / "experiments" / "results" / "onnx.md"
     with open(out, "a") as f:
-        f.write(f"\n`python experiments/bench_onnx.py {args.checkpoint} --views {' '.join(map(str, args.views))}` — "
-                f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, {stamp}; "
-                f"model {module.hparams.name}, {sum(p.numel() for p in module.model.flow.parameters()):,} flow parameters\n\n"
-                "| T | PyTorch ms / image | ONNX Runtime ms / image | ONNX file MiB | max rel. score diff |\n"
-                "| --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n")
+        f.write(
+            f"\n`python experiments/bench_onnx.py {args.checkpoint} --views {' '.join(map(str, args.views))}` — "
+            f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, {stamp}; "
+            f"model {module.hparams.name}, "
+            f"{sum(p.numel() for p in module.model.flow.parameters()):,} flow parameters\n\n"
+            "| T | PyTorch ms / image | ONNX Runtime ms / image | ONNX file MiB | max rel. score diff |\n"
+            "| --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -38,16 +38,43 @@ OUT = REPO / "experiments" / "results"
 RUNS = REPO / "logs" / "bench_speed"
 PLAIN = ["feature_cache.train=false", "trainer=cpu"]
 FAST = ["feature_cache.train=true", "feature_cache.bank_views=16", "trainer=cpu_fast"]
-COLUMNS = ["section", "category", "path", "epochs", "T", "samples_per_s", "fit_s_2_passes", "fit_s", "cache_s",
-           "wall_s", "peak_rss_mb", "auroc", "ms_per_image", "command"]
+COLUMNS = [
+    "section",
+    "category",
+    "path",
+    "epochs",
+    "T",
+    "samples_per_s",
+    "fit_s_2_passes",
+    "fit_s",
+    "cache_s",
+    "wall_s",
+    "peak_rss_mb",
+    "auroc",
+    "ms_per_image",
+    "command",
+]
 SHORT = ["model.hidden=512", "model.n_blocks=4", "model.test_views=8"]
 
 
 def train(name: str, category: str, overrides: list[str]) -> dict:
     run = RUNS / name
-    cmd = [sys.executable, "-m", "dsn.train", f"data.root={ROOTS[category]}", f"data.category={category}",
-           f"model.weights={WEIGHTS}", "logger=csv", "trainer.enable_progress_bar=false", "feature_cache.dir=null",
-           "data.cache_dir=null", "figures.enabled=false", f"hydra.run.dir={run}", "resume=false", *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dsn.train",
+        f"data.root={ROOTS[category]}",
+        f"data.category={category}",
+        f"model.weights={WEIGHTS}",
+        "logger=csv",
+        "trainer.enable_progress_bar=false",
+        "feature_cache.dir=null",
+        "data.cache_dir=null",
+        "figures.enabled=false",
+        f"hydra.run.dir={run}",
+        "resume=false",
+        *overrides,
+    ]
     print("$", " ".join(cmd[1:]), flush=True)
     subprocess.run(cmd, cwd=REPO, check=True, stdout=open(RUNS / f"{name}.log", "w"), stderr=subprocess.STDOUT)
     m = json.loads((run / "metrics.json").read_text())
@@ -65,7 +92,7 @@ def latency_rows(ckpt: Path, category: str, ts=(1, 4, 8, 16, 32, 64), repeats: i
     module = load_module(ckpt)
     model = module.model
     test = MVTecDataset(ROOTS[category], category, "test", image_size=448)
-    feats = embed_stack(model, test.images, fixed_angles(64).expand(len(test), 64))
+    feats = embed_stack(model, test.images, fixed_angles(64).expand(len(test), 64), device="cpu", batch_images=4)
     rows = []
     for t in ts:
         sub = feats[:, :: 64 // t]  # the rotations k*360/t
@@ -76,10 +103,17 @@ def latency_rows(ckpt: Path, category: str, ts=(1, 4, 8, 16, 32, 64), repeats: i
             times = []
             for i in range(repeats):
                 start = time.perf_counter()
-                model.score(test.images[i:i + 1], angles)
+                model.score(test.images[i : i + 1], angles)
                 times.append(time.perf_counter() - start)
-        rows.append({"section": "latency", "category": category, "T": t,
-                     "ms_per_image": round(1000 * sorted(times)[len(times) // 2], 1), "auroc": round(100 * auroc, 2)})
+        rows.append(
+            {
+                "section": "latency",
+                "category": category,
+                "T": t,
+                "ms_per_image": round(1000 * sorted(times)[len(times) // 2], 1),
+                "auroc": round(100 * auroc, 2),
+            }
+        )
     return rows
 
 
@@ -94,17 +128,39 @@ def main() -> None:
     if "1" in sections:
         for cat in ("bottle", "magnetic_tile"):
             for path, ov in (("plain", PLAIN), ("fast", FAST)):
-                m = train(f"throughput_{cat}_{path}", cat, ov + ["trainer.max_epochs=2", "model.test_views=1",
-                                                                 "trainer.check_val_every_n_epoch=1000"])
-                rows.append({"section": "throughput", "category": cat, "path": path,
-                             "samples_per_s": m["train_samples_per_s"], "fit_s_2_passes": m["fit_time_s"],
-                             "cache_s": m["cache_time_s"], "peak_rss_mb": m["peak_rss_mb"], "command": m["command"]})
+                m = train(
+                    f"throughput_{cat}_{path}",
+                    cat,
+                    ov + ["trainer.max_epochs=2", "model.test_views=1", "trainer.check_val_every_n_epoch=1000"],
+                )
+                rows.append(
+                    {
+                        "section": "throughput",
+                        "category": cat,
+                        "path": path,
+                        "samples_per_s": m["train_samples_per_s"],
+                        "fit_s_2_passes": m["fit_time_s"],
+                        "cache_s": m["cache_time_s"],
+                        "peak_rss_mb": m["peak_rss_mb"],
+                        "command": m["command"],
+                    }
+                )
                 emit(rows[-1])
     if "2" in sections:
         m = train("paper_fast_bottle", "bottle", FAST)
-        rows.append({"section": "paper_schedule", "category": "bottle", "path": "fast", "auroc": round(100 * m["auroc"], 2),
-                     "wall_s": m["wall_time_s"], "cache_s": m["cache_time_s"], "fit_s": m["fit_time_s"],
-                     "peak_rss_mb": m["peak_rss_mb"], "command": m["command"]})
+        rows.append(
+            {
+                "section": "paper_schedule",
+                "category": "bottle",
+                "path": "fast",
+                "auroc": round(100 * m["auroc"], 2),
+                "wall_s": m["wall_time_s"],
+                "cache_s": m["cache_time_s"],
+                "fit_s": m["fit_time_s"],
+                "peak_rss_mb": m["peak_rss_mb"],
+                "command": m["command"],
+            }
+        )
         emit(rows[-1])
     if "3" in sections:
         for row in latency_rows(RUNS / "paper_fast_bottle" / "checkpoints" / "last.ckpt", "bottle"):
@@ -112,9 +168,17 @@ def main() -> None:
     if "4" in sections:
         for path, ov in (("plain", PLAIN), ("fast", FAST)):
             m = train(f"agree_bottle_{path}", "bottle", ov + SHORT + [f"trainer.max_epochs={args.agree_epochs}"])
-            rows.append({"section": "agreement", "category": "bottle", "path": path, "epochs": args.agree_epochs,
-                         "auroc": round(100 * m["auroc"], 2),
-                         "wall_s": m["wall_time_s"], "command": m["command"]})
+            rows.append(
+                {
+                    "section": "agreement",
+                    "category": "bottle",
+                    "path": path,
+                    "epochs": args.agree_epochs,
+                    "auroc": round(100 * m["auroc"], 2),
+                    "wall_s": m["wall_time_s"],
+                    "command": m["command"],
+                }
+            )
             emit(rows[-1])
 
 
@@ -137,8 +201,12 @@ def write(rows: list[dict]) -> None:
     with open(OUT / "speed_runs.md", "a") as f:
         f.write(f"\n## {stamp} — {machine}\n\n")
         for r in rows:
-            f.write("- " + ", ".join(f"{k}={v}" for k, v in r.items() if k != "command")
-                    + (f"\n  `{r['command']}`" if "command" in r else "") + "\n")
+            f.write(
+                "- "
+                + ", ".join(f"{k}={v}" for k, v in r.items() if k != "command")
+                + (f"\n  `{r['command']}`" if "command" in r else "")
+                + "\n"
+            )
 
 
 if __name__ == "__main__":

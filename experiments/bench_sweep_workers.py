@@ -34,10 +34,21 @@ OUT = REPO / "experiments" / "results"
 
 
 def worker_cmd(url: str, study: str, n_trials: int, logs: Path) -> list[str]:
-    return [sys.executable, "-m", "dsn.train", "-m", "hparams_search=debug", "debug=default", f"data.root={DATA}",
-            "data.category=bottle", f"paths.log_dir={logs}", f"paths.cache_dir={logs}/cache",
-            f"hydra.sweeper.storage='{url}'", f"hydra.sweeper.study_name={study}",
-            f"hydra.sweeper.n_trials={n_trials}"]
+    return [
+        sys.executable,
+        "-m",
+        "dsn.train",
+        "-m",
+        "hparams_search=debug",
+        "debug=default",
+        f"data.root={DATA}",
+        "data.category=bottle",
+        f"paths.log_dir={logs}",
+        f"paths.cache_dir={logs}/cache",
+        f"hydra.sweeper.storage='{url}'",
+        f"hydra.sweeper.study_name={study}",
+        f"hydra.sweeper.n_trials={n_trials}",
+    ]
 
 
 def run_workers(url: str, study: str, n_trials: int, n_workers: int, logs: Path) -> dict:
@@ -46,8 +57,15 @@ def run_workers(url: str, study: str, n_trials: int, n_workers: int, logs: Path)
     try:
         for i in range(n_workers):
             with open(logs / f"{study}_worker{i}.log", "w") as out:
-                procs.append(subprocess.Popen(worker_cmd(url, study, n_trials, logs), cwd=REPO, stdout=out,
-                                              stderr=subprocess.STDOUT, start_new_session=True))
+                procs.append(
+                    subprocess.Popen(
+                        worker_cmd(url, study, n_trials, logs),
+                        cwd=REPO,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
         codes = [p.wait() for p in procs]
     finally:
         for p in procs:  # end every worker by its process group, also on an interrupt
@@ -59,19 +77,29 @@ def run_workers(url: str, study: str, n_trials: int, n_workers: int, logs: Path)
     trials = optuna.load_study(study_name=study, storage=url.replace("postgresql://", "postgresql+psycopg://")).trials
     drawn = [tuple(sorted(t.params.items())) for t in trials if t.params]
     n_complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
-    return {"workers": n_workers, "wall_s": round(wall, 1), "complete": n_complete,
-            "failed_or_surplus": sum(t.state == optuna.trial.TrialState.FAIL for t in trials),
-            "same_values": len(drawn) - len(set(drawn)), "exit_codes": " ".join(map(str, codes)),
-            "trials_per_min": round(n_complete / wall * 60, 2)}
+    return {
+        "workers": n_workers,
+        "wall_s": round(wall, 1),
+        "complete": n_complete,
+        "failed_or_surplus": sum(t.state == optuna.trial.TrialState.FAIL for t in trials),
+        "same_values": len(drawn) - len(set(drawn)),
+        "exit_codes": " ".join(map(str, codes)),
+        "trials_per_min": round(n_complete / wall * 60, 2),
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--trials", type=int, default=16)
-    ap.add_argument("--threads", type=int, nargs="+", default=[0, 1],
-                    help="OMP_NUM_THREADS (torch threads) of each worker, one setting after the other; "
-                         "0: torch's default (all cores)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=[0, 1],
+        help="OMP_NUM_THREADS (torch threads) of each worker, one setting after the other; "
+        "0: torch's default (all cores)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
@@ -85,8 +113,13 @@ def main() -> None:
                     os.environ["OMP_NUM_THREADS"] = str(threads)
                 else:
                     os.environ.pop("OMP_NUM_THREADS", None)
-                part = [{"threads_per_worker": threads or "default",
-                         **run_workers(url, f"scale_t{threads}_w{w}", args.trials, w, logs)} for w in args.workers]
+                part = [
+                    {
+                        "threads_per_worker": threads or "default",
+                        **run_workers(url, f"scale_t{threads}_w{w}", args.trials, w, logs),
+                    }
+                    for w in args.workers
+                ]
                 for r in part:
                     r["speedup_vs_first"] = round(part[0]["wall_s"] / r["wall_s"], 2)
                 rows += part
@@ -98,10 +131,15 @@ def main() -> None:
         w.writeheader()
         w.writerows(rows)
     cmd = "python experiments/bench_sweep_workers.py " + " ".join(sys.argv[1:])
-    lines = [f"# Sweep-worker scaling ({args.trials}-trial debug sweep, one PostgreSQL study)", "",
-             f"Command: `{cmd.strip()}`; machine: {platform.node()}, {os.cpu_count()} CPU cores, no GPU; "
-             f"date: {dt.date.today()}.", "",
-             "| " + " | ".join(rows[0]) + " |", "|" + " --- |" * len(rows[0])]
+    lines = [
+        f"# Sweep-worker scaling ({args.trials}-trial debug sweep, one PostgreSQL study)",
+        "",
+        f"Command: `{cmd.strip()}`; machine: {platform.node()}, {os.cpu_count()} CPU cores, no GPU; "
+        f"date: {dt.date.today()}.",
+        "",
+        "| " + " | ".join(rows[0]) + " |",
+        "|" + " --- |" * len(rows[0]),
+    ]
     lines += ["| " + " | ".join(str(v) for v in r.values()) + " |" for r in rows]
     (OUT / "sweep_scaling.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

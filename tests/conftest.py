@@ -93,8 +93,20 @@ def sweep_cmd(root, logs, *extra) -> list[str]:
     """A sweep worker as a user starts it: the debug search on the toy category."""
     import sys
 
-    return [sys.executable, "-m", "dsn.train", "-m", "hparams_search=debug", "debug=default", f"data.root={root}",
-            "data.category=toy", "data.image_size=32", f"paths.log_dir={logs}", *FAST_BEATS, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "dsn.train",
+        "-m",
+        "hparams_search=debug",
+        "debug=default",
+        f"data.root={root}",
+        "data.category=toy",
+        "data.image_size=32",
+        f"paths.log_dir={logs}",
+        *FAST_BEATS,
+        *extra,
+    ]
 
 
 def compose(config_name: str, overrides: list[str], out_dir: Path):
@@ -119,6 +131,7 @@ def compose(config_name: str, overrides: list[str], out_dir: Path):
 
 
 # ---- real services and processes: started here, ended by PID also when a test fails ----------
+
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory):
@@ -153,8 +166,9 @@ def pg_url(postgres_server, request) -> str:
 
     name = "t_" + re.sub(r"\W", "_", request.node.name)[:50].lower()
     base = postgres_server.get_uri()
-    with psycopg.connect(base.replace("postgresql://postgres:@/postgres", "postgresql://postgres@/postgres"),
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        base.replace("postgresql://postgres:@/postgres", "postgresql://postgres@/postgres"), autocommit=True
+    ) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
         conn.execute(f"CREATE DATABASE {name}")
     return base.replace("@/postgres?", f"@/{name}?")

@@ -5,15 +5,26 @@ from conftest import compose
 from hydra.utils import instantiate
 
 
-@pytest.mark.parametrize("preset, backbone, width, flow_in", [
-    ("differsqueezenet", "squeezenet1_1", 128, 384), ("differnet", "alexnet", 256, 768),
-    ("differlite0", "efficientnet_lite0", 112, 336), ("differmobilenet", "mobilenet_v3_small", 96, 288),
-    ("squeezenet_full_1scale", "squeezenet1_1", 512, 512)])
+@pytest.mark.parametrize(
+    "preset, backbone, width, flow_in",
+    [
+        ("differsqueezenet", "squeezenet1_1", 128, 384),
+        ("differnet", "alexnet", 256, 768),
+        ("differlite0", "efficientnet_lite0", 112, 336),
+        ("differmobilenet", "mobilenet_v3_small", 96, 288),
+        ("squeezenet_full_1scale", "squeezenet1_1", 512, 512),
+    ],
+)
 def test_model_presets_keep_the_paper_flow_and_optimiser(tmp_path, preset, backbone, width, flow_in):
     cfg = compose("train", [f"model={preset}", "model.weights=none"], tmp_path)
     assert cfg.model.backbone == backbone and cfg.model.n_features == width
     assert (cfg.model.n_blocks, cfg.model.hidden, cfg.model.clamp) == (8, 2048, 3.0)
-    assert (cfg.model.lr, list(cfg.model.betas), cfg.model.eps, cfg.model.weight_decay) == (2e-4, [0.8, 0.8], 1e-4, 1e-5)
+    assert (cfg.model.lr, list(cfg.model.betas), cfg.model.eps, cfg.model.weight_decay) == (
+        2e-4,
+        [0.8, 0.8],
+        1e-4,
+        1e-5,
+    )
     assert (cfg.data.batch_size * cfg.model.train_views, cfg.model.test_views) == (96, 64)
     assert cfg.trainer.max_epochs == 192 and cfg.trainer.check_val_every_n_epoch == 8
     assert cfg.logger.wandb.offline is True

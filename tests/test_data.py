@@ -56,8 +56,7 @@ def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
     assert abs(int(t[0, 0, 0]) - 128) <= 1
 
 
-@pytest.mark.parametrize("content, match", [(b"", "cannot read image"),
-                                            (b"hello, I am text", "cannot read image")])
+@pytest.mark.parametrize("content, match", [(b"", "cannot read image"), (b"hello, I am text", "cannot read image")])
 def test_unreadable_files_name_the_file(tmp_path, content, match):
     f = tmp_path / "broken.png"
     f.write_bytes(content)
@@ -117,8 +116,20 @@ def test_disk_cache_is_keyed_by_content(tmp_path):
 
 
 def test_epoch_shuffle_is_a_function_of_seed_and_epoch(toy_root):
-    dm = MVTecDataModule(root=str(toy_root), category="toy", image_size=16, batch_size=2, test_batch_size=8, num_workers=0,
-                         cache_dir=None, seed=3, val_fraction=0.0, test_split="all", search_fraction=0.5, max_pixels=None)
+    dm = MVTecDataModule(
+        root=str(toy_root),
+        category="toy",
+        image_size=16,
+        batch_size=2,
+        test_batch_size=8,
+        num_workers=0,
+        cache_dir=None,
+        seed=3,
+        val_fraction=0.0,
+        test_split="all",
+        search_fraction=0.5,
+        max_pixels=None,
+    )
     dm.setup("fit")
     sampler = dm.train_dataloader().sampler
     sampler.set_epoch(5)
@@ -130,8 +141,13 @@ def test_epoch_shuffle_is_a_function_of_seed_and_epoch(toy_root):
 
 
 @settings(max_examples=25, deadline=None)
-@given(w=st.integers(16, 80), h=st.integers(16, 80), mode=st.sampled_from(["L", "RGB", "RGBA", "P"]),
-       size=st.integers(8, 48), seed=st.integers(0, 2**16))
+@given(
+    w=st.integers(16, 80),
+    h=st.integers(16, 80),
+    mode=st.sampled_from(["L", "RGB", "RGBA", "P"]),
+    size=st.integers(8, 48),
+    seed=st.integers(0, 2**16),
+)
 def test_loader_property_any_valid_image(tmp_path_factory, w, h, mode, size, seed):
     path = write_image(tmp_path_factory.mktemp("p") / "x.png", np.random.default_rng(seed), (w, h), mode)
     t = load_image(path, size)

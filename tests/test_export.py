@@ -30,8 +30,10 @@ def test_onnx_scores_match_pytorch_on_real_bottles(tmp_path, small_checkpoint, m
 
     ckpt, module = small_checkpoint
     export(str(ckpt), str(tmp_path / "m.onnx"))
-    files = sorted((mvtec_root / "bottle" / "test" / "good").glob("*.png"))[:2] + \
-        sorted((mvtec_root / "bottle" / "test" / "broken_large").glob("*.png"))[:2]
+    files = (
+        sorted((mvtec_root / "bottle" / "test" / "good").glob("*.png"))[:2]
+        + sorted((mvtec_root / "bottle" / "test" / "broken_large").glob("*.png"))[:2]
+    )
     onnx_scores = EdgeScorer(tmp_path / "m.onnx").score_files(files)
     images = torch.stack([load_image(f, 448) for f in files])
     with torch.no_grad():

@@ -64,7 +64,9 @@ def test_block_permutations_are_fixed_and_distinct():
     assert torch.equal(block_permutation(384, 2), block_permutation(384, 2))
     assert not torch.equal(block_permutation(384, 2), block_permutation(384, 3))
     torch.manual_seed(123)  # the global RNG does not change them
-    assert torch.equal(CouplingFlow(8, n_blocks=2, hidden=4, clamp=3.0).transform._transforms[0]._permutation, block_permutation(8, 0))
+    assert torch.equal(
+        CouplingFlow(8, n_blocks=2, hidden=4, clamp=3.0).transform._transforms[0]._permutation, block_permutation(8, 0)
+    )
 
 
 def test_width_mismatch_is_an_error():

@@ -13,9 +13,20 @@ from conftest import REPO, make_tree
 
 
 def command(root, run_dir, epochs):
-    return [sys.executable, "-m", "dsn.train", "debug=default", f"data.root={root}", "data.category=toy",
-            "data.image_size=32", "data.batch_size=2", f"trainer.max_epochs={epochs}", "model.hidden=64",
-            "figures.enabled=false", f"hydra.run.dir={run_dir}"]
+    return [
+        sys.executable,
+        "-m",
+        "dsn.train",
+        "debug=default",
+        f"data.root={root}",
+        "data.category=toy",
+        "data.image_size=32",
+        "data.batch_size=2",
+        f"trainer.max_epochs={epochs}",
+        "model.hidden=64",
+        "figures.enabled=false",
+        f"hydra.run.dir={run_dir}",
+    ]
 
 
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
@@ -25,8 +36,9 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     full = json.loads((tmp_path / "full" / "metrics.json").read_text())
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(command(root, killed, epochs), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command(root, killed, epochs), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     ckpt, deadline = killed / "checkpoints" / "last.ckpt", time.monotonic() + 120
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -26,8 +26,16 @@ def test_predict_a_folder_with_a_broken_file(trained, tmp_path):
     (folder / "scratch" / "broken.png").write_bytes(b"\x89PNG not really")
     out = tmp_path / "pred.csv"
     with pytest.raises(SystemExit) as exit_info:  # exit status 2: some files could not be read
-        predict_main([str(tmp / "run" / "checkpoints" / "last.ckpt"), str(folder), "--out", str(out),
-                      "--heatmaps", str(tmp_path / "maps")])
+        predict_main(
+            [
+                str(tmp / "run" / "checkpoints" / "last.ckpt"),
+                str(folder),
+                "--out",
+                str(out),
+                "--heatmaps",
+                str(tmp_path / "maps"),
+            ]
+        )
     assert exit_info.value.code == 2
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 7

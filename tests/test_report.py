@@ -9,8 +9,15 @@ from dsn.report import collect, main, summarise
 
 def fake_run(d, seed, auroc, curve, pixel=None):
     d.mkdir(parents=True)
-    m = {"model": "differsqueezenet", "category": "bottle", "seed": seed, "epochs": 192, "auroc": auroc,
-         "curve_test_auroc": curve, "pixel_auroc": pixel}
+    m = {
+        "model": "differsqueezenet",
+        "category": "bottle",
+        "seed": seed,
+        "epochs": 192,
+        "auroc": auroc,
+        "curve_test_auroc": curve,
+        "pixel_auroc": pixel,
+    }
     (d / "metrics.json").write_text(json.dumps(m))
 
 
@@ -51,4 +58,7 @@ def test_runs_of_different_length_are_separate_rows(tmp_path):
     m = json.loads((tmp_path / "1" / "metrics.json").read_text())
     (tmp_path / "1" / "metrics.json").write_text(json.dumps({**m, "epochs": 24}))
     rows = summarise(collect([str(tmp_path)]))
-    assert [(r["epochs"], r["seeds"], r["auroc_last_epoch"]) for r in rows] == [(24, 1, "70.0 (1 run)"), (192, 1, "90.0 (1 run)")]
+    assert [(r["epochs"], r["seeds"], r["auroc_last_epoch"]) for r in rows] == [
+        (24, 1, "70.0 (1 run)"),
+        (192, 1, "90.0 (1 run)"),
+    ]

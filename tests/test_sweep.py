@@ -60,11 +60,19 @@ def test_killed_sweep_resumes_without_repeating_trials(tmp_path, processes):
 
 def test_two_objectives_give_a_pareto_front(tmp_path):
     root = make_tree(tmp_path / "data")
-    subprocess.run(sweep_cmd(root, tmp_path / "logs", "optimized_metrics=[auroc,flow_params]",
-                             "hydra.sweeper.directions=[maximize,minimize]"), cwd=REPO, check=True, capture_output=True)
+    subprocess.run(
+        sweep_cmd(
+            root,
+            tmp_path / "logs",
+            "optimized_metrics=[auroc,flow_params]",
+            "hydra.sweeper.directions=[maximize,minimize]",
+        ),
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     out = tmp_path / "logs" / "debug" / "multiruns" / "debug_toy"
     assert (out / "pareto_front.png").stat().st_size > 1000
     assert "Pareto front" in (out / "optimization_results.md").read_text()
     s = study(tmp_path / "logs")
     assert all(len(t.values) == 2 and t.values[1] > 0 for t in s.get_trials(states=(COMPLETE,)))
-

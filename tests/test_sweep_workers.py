@@ -16,6 +16,8 @@ from conftest import REPO, make_tree, sweep_cmd
 
 COMPLETE, RUNNING = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING
 STUDY = "debug_toy"  # hparams_search=debug + debug=default on the 'toy' category
+
+
 def wait_all(procs, timeout=400):
     deadline = time.monotonic() + timeout
     codes = []
@@ -49,8 +51,13 @@ def test_workers_share_a_postgres_study_and_survive_a_kill(tmp_path, pg_url, pro
     """Two workers in parallel plus a third that is SIGKILLed mid-trial and started again."""
     root = make_tree(tmp_path / "data", n_train=30)
     n_trials = 6
-    cmd = sweep_cmd(root, tmp_path / "logs", f"hydra.sweeper.storage='{pg_url}'", f"hydra.sweeper.n_trials={n_trials}",
-                     "trainer.max_epochs=20")
+    cmd = sweep_cmd(
+        root,
+        tmp_path / "logs",
+        f"hydra.sweeper.storage='{pg_url}'",
+        f"hydra.sweeper.n_trials={n_trials}",
+        "trainer.max_epochs=20",
+    )
     a, b, victim = (processes.start(cmd) for _ in range(3))
     storage = pg_url.replace("postgresql://", "postgresql+psycopg://")
     killed, deadline = None, time.monotonic() + 300
@@ -88,8 +95,14 @@ def test_two_workers_on_the_default_sqlite_study(tmp_path, processes):
 def test_two_workers_with_submitit_jobs_on_postgres(tmp_path, pg_url, processes):
     """hydra/launcher=local: every trial a real submitit job; two workers, two jobs each at once."""
     root = make_tree(tmp_path / "data")
-    cmd = sweep_cmd(root, tmp_path / "logs", f"hydra.sweeper.storage='{pg_url}'", "hydra.sweeper.n_trials=3",
-                     "hydra/launcher=local", "hydra.sweeper.n_jobs=2")
+    cmd = sweep_cmd(
+        root,
+        tmp_path / "logs",
+        f"hydra.sweeper.storage='{pg_url}'",
+        "hydra.sweeper.n_trials=3",
+        "hydra/launcher=local",
+        "hydra.sweeper.n_jobs=2",
+    )
     assert wait_all([processes.start(cmd), processes.start(cmd)]) == [0, 0]
     storage = pg_url.replace("postgresql://", "postgresql+psycopg://")
     check_study(optuna.load_study(study_name=STUDY, storage=storage), 3)
@@ -99,8 +112,9 @@ def test_slurm_launcher_without_slurm_stops_before_any_trial(tmp_path):
     root = make_tree(tmp_path / "data")
     logs = tmp_path / "logs"
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + "/usr/bin:/bin"}
-    out = subprocess.run(sweep_cmd(root, logs, "hydra/launcher=slurm"), cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        sweep_cmd(root, logs, "hydra/launcher=slurm"), cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode != 0
     assert "hydra/launcher=slurm needs SLURM" in out.stderr and "sbatch" in out.stderr
     assert "Traceback" not in out.stderr

@@ -32,3 +32,23 @@ def test_bad_settings():
         fit_threshold(torch.tensor([]), 0.01)
     with pytest.raises(ValueError, match="target_fpr"):
         fit_threshold(torch.tensor([1.0]), 1.5)
+
+
+def test_f1_optimal_matches_brute_force_with_ties():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        scores = torch.randint(0, 12, (40,), generator=g).double() * 3.7 - 20  # raw scores with ties
+        labels = (torch.rand(40, generator=g) < 0.4).long()
+        best = max(
+            (
+                (2 * int(((scores >= t) & (labels == 1)).sum()))
+                / max(int((scores >= t).sum()) + int((labels == 1).sum()), 1),
+                -float(t),
+            )
+            for t in torch.unique(scores)
+        )
+        thr, f1 = f1_optimal(scores, labels)
+        assert f1 == pytest.approx(best[0])
+        assert thr == pytest.approx(-best[1]) or f1 == pytest.approx(
+            2 * int(((scores >= thr) & (labels == 1)).sum()) / (int((scores >= thr).sum()) + int((labels == 1).sum()))
+        )

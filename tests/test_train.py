@@ -38,16 +38,28 @@ def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root
     cfg, metrics = run(tmp_path, toy_root)
     module = load_module(tmp_path / "checkpoints" / "last.ckpt")
     assert module.hparams.n_blocks == 2 and module.trained_epochs == 2
-    ev_cfg = compose("eval", [f"data.root={toy_root}", "data.category=toy", "data.image_size=32",
-                              f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", "trainer.accelerator=cpu",
-                              "figures.gradient_maps=2", "figures.map_rotations=2", "figures.pixel_auroc=true"],
-                     tmp_path / "eval")
+    ev_cfg = compose(
+        "eval",
+        [
+            f"data.root={toy_root}",
+            "data.category=toy",
+            "data.image_size=32",
+            f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}",
+            "trainer.accelerator=cpu",
+            "figures.gradient_maps=2",
+            "figures.map_rotations=2",
+            "figures.pixel_auroc=true",
+        ],
+        tmp_path / "eval",
+    )
     ev = evaluate(ev_cfg)
     assert ev["auroc"] == pytest.approx(metrics["auroc"])
     assert ev["scores"] == pytest.approx(metrics["scores"], rel=1e-5)
     # dsn-eval redraws a run's figures and pixel AUROC from the checkpoint alone
     assert ev["pixel_auroc"] == pytest.approx(metrics["pixel_auroc"], abs=1e-6)
-    assert {"roc.png", "score_histogram.png", "gradient_maps.png"} <= {p.name for p in (tmp_path / "eval" / "figures").iterdir()}
+    assert {"roc.png", "score_histogram.png", "gradient_maps.png"} <= {
+        p.name for p in (tmp_path / "eval" / "figures").iterdir()
+    }
 
 
 def test_evaluation_counts_every_pass_when_checkpoints_follow_the_meta_epochs(tmp_path, toy_root):
@@ -57,8 +69,18 @@ def test_evaluation_counts_every_pass_when_checkpoints_follow_the_meta_epochs(tm
     _, metrics = run(tmp_path, toy_root, *sched)
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
     assert metrics["epochs"] == 4 and load_module(ckpt).trained_epochs == 4
-    ev_cfg = compose("eval", [f"data.root={toy_root}", "data.category=toy", "data.image_size=32",
-                              f"ckpt_path={ckpt}", "trainer.accelerator=cpu", "figures.gradient_maps=0"], tmp_path / "eval")
+    ev_cfg = compose(
+        "eval",
+        [
+            f"data.root={toy_root}",
+            "data.category=toy",
+            "data.image_size=32",
+            f"ckpt_path={ckpt}",
+            "trainer.accelerator=cpu",
+            "figures.gradient_maps=0",
+        ],
+        tmp_path / "eval",
+    )
     assert evaluate(ev_cfg)["epochs"] == 4
     _, longer = run(tmp_path, toy_root, *sched[1:], "trainer.max_epochs=6")  # resumed: says where it took over
     assert (longer["epochs"], longer["fit_from_epoch"]) == (6, 4)
@@ -98,8 +120,9 @@ def test_threshold_from_held_out_good_images_is_stored_in_the_checkpoint(tmp_pat
     from conftest import make_tree
 
     root = make_tree(tmp_path / "d", n_train=10)
-    cfg = compose("train", DEBUG + [f"data.root={root}", "data.val_fraction=0.2", "threshold.target_fpr=0.0"],
-                  tmp_path / "out")
+    cfg = compose(
+        "train", DEBUG + [f"data.root={root}", "data.val_fraction=0.2", "threshold.target_fpr=0.0"], tmp_path / "out"
+    )
     metrics = train(cfg)
     assert metrics["n_val_good"] == 2 and metrics["threshold"] > 0
     module = load_module(tmp_path / "out" / "checkpoints" / "last.ckpt")

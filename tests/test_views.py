@@ -54,8 +54,8 @@ def test_cached_and_uncached_features_are_the_same_view(squeezenet_weights):
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (3, 3, 96, 96), dtype=torch.uint8, generator=g)
     angles = torch.rand(3, 4, generator=g) * 360 - 180
-    bank = embed_stack(model, images, angles, batch_images=2)
+    bank = embed_stack(model, images, angles, device="cpu", batch_images=2)
     for i in range(3):
         for v in range(4):
-            one = model.embed(images[i:i + 1], angles[i:i + 1, v:v + 1])[0, 0]
+            one = model.embed(images[i : i + 1], angles[i : i + 1, v : v + 1])[0, 0]
             torch.testing.assert_close(bank[i, v], one, rtol=1e-4, atol=1e-5)

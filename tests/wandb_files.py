@@ -26,11 +26,11 @@ def records(path: Path) -> list:
         if left < HEADER:  # a block's tail too short for a record header is padding
             pos += left
             continue
-        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+        length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
         if kind == 0:  # zero padding up to the end of the block
             pos += left
             continue
-        parts += data[pos + HEADER:pos + HEADER + length]
+        parts += data[pos + HEADER : pos + HEADER + length]
         pos += HEADER + length
         if kind in (1, 4):  # a full record, or the last chunk of one
             rec = wandb_internal_pb2.Record()

@@ -18,24 +18,37 @@ from dsn.data.sampler import EpochShuffleSampler
 
 class MVTecDataModule(L.LightningDataModule):
     """Args:
-        root: folder holding ``<category>/`` in MVTec AD layout.
-        category: e.g. ``bottle``.
-        image_size: square side images are resized to (448 in the paper).
-        batch_size: training images per step (each is seen under several views: 24 x 4 = 96).
-        test_batch_size: test images per scoring step.
-        num_workers: DataLoader workers (images are decoded up front, so 0 is usually best).
-        cache_dir: where decoded images are stored between runs (``None``: memory only).
-        seed: fixes the shuffling order per epoch (and the validation split).
-        val_fraction: share of ``train/good`` held out of training to set the decision threshold
-            (0: none, as in the paper; e.g. 0.1 for deployment).
-        max_pixels: larger images are refused from their header, before decoding (None: dsn's default).
-        test_split: ``all`` test images, or for hyperparameter search the fixed ``search`` part
-            (``search_fraction`` of them) or the ``final`` rest that reports the chosen setting.
+    root: folder holding ``<category>/`` in MVTec AD layout.
+    category: e.g. ``bottle``.
+    image_size: square side images are resized to (448 in the paper).
+    batch_size: training images per step (each is seen under several views: 24 x 4 = 96).
+    test_batch_size: test images per scoring step.
+    num_workers: DataLoader workers (images are decoded up front, so 0 is usually best).
+    cache_dir: where decoded images are stored between runs (``None``: memory only).
+    seed: fixes the shuffling order per epoch (and the validation split).
+    val_fraction: share of ``train/good`` held out of training to set the decision threshold
+        (0: none, as in the paper; e.g. 0.1 for deployment).
+    max_pixels: larger images are refused from their header, before decoding (None: dsn's default).
+    test_split: ``all`` test images, or for hyperparameter search the fixed ``search`` part
+        (``search_fraction`` of them) or the ``final`` rest that reports the chosen setting.
     """
 
-    def __init__(self, *, root: str, category: str, image_size: int, batch_size: int, test_batch_size: int,
-                 num_workers: int, cache_dir: str | None, seed: int, val_fraction: float, test_split: str,
-                 search_fraction: float, max_pixels: int | None):
+    def __init__(
+        self,
+        *,
+        root: str,
+        category: str,
+        image_size: int,
+        batch_size: int,
+        test_batch_size: int,
+        num_workers: int,
+        cache_dir: str | None,
+        seed: int,
+        val_fraction: float,
+        test_split: str,
+        search_fraction: float,
+        max_pixels: int | None,
+    ):
         super().__init__()
         self.root = str(Path(root).expanduser())
         self.category = category
@@ -55,17 +68,35 @@ class MVTecDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
-            train = MVTecDataset(self.root, self.category, "train", image_size=self.image_size,
-                                 cache_dir=self.cache_dir, max_pixels=self.max_pixels)
+            train = MVTecDataset(
+                self.root,
+                self.category,
+                "train",
+                image_size=self.image_size,
+                cache_dir=self.cache_dir,
+                max_pixels=self.max_pixels,
+            )
             self.train_set, self.threshold_set = train.hold_out(self.val_fraction, self.seed)
         if self.test_set is None:
-            test = MVTecDataset(self.root, self.category, "test", image_size=self.image_size,
-                                cache_dir=self.cache_dir, max_pixels=self.max_pixels)
+            test = MVTecDataset(
+                self.root,
+                self.category,
+                "test",
+                image_size=self.image_size,
+                cache_dir=self.cache_dir,
+                max_pixels=self.max_pixels,
+            )
             self.test_set = test.test_part(self.test_split, self.search_fraction)
 
     def _loader(self, dataset, batch_size: int, sampler=None) -> DataLoader:
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=self.num_workers,
-                          pin_memory=torch.cuda.is_available(), persistent_workers=self.num_workers > 0)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=self.num_workers > 0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, self.batch_size, EpochShuffleSampler(len(self.train_set), seed=self.seed))

@@ -26,8 +26,16 @@ class MVTecDataset(Dataset):
     holds ``"features"`` [V, F] instead of ``"image"``.
     """
 
-    def __init__(self, root: str | Path, category: str, split: str, *, image_size: int,
-                 cache_dir: str | Path | None = None, max_pixels: int | None = None):
+    def __init__(
+        self,
+        root: str | Path,
+        category: str,
+        split: str,
+        *,
+        image_size: int,
+        cache_dir: str | Path | None = None,
+        max_pixels: int | None = None,
+    ):
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got '{split}'")
         self.category = category
@@ -37,8 +45,11 @@ class MVTecDataset(Dataset):
         max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self.images = load_stack(paths, image_size, "image", cache_dir, max_pixels)
         self.labels = torch.tensor([s.label for s in self.samples], dtype=torch.long)
-        self.masks = (load_stack([s.mask for s in self.samples], image_size, "mask", cache_dir, max_pixels)
-                      if split == "test" else None)
+        self.masks = (
+            load_stack([s.mask for s in self.samples], image_size, "mask", cache_dir, max_pixels)
+            if split == "test"
+            else None
+        )
         self.features: torch.Tensor | None = None
 
     def use_features(self, features: torch.Tensor) -> None:
@@ -67,7 +78,7 @@ class MVTecDataset(Dataset):
         part.features = self.features[idx] if self.features is not None else None
         return part
 
-    def test_part(self, part: str, fraction: float = 0.5) -> MVTecDataset:
+    def test_part(self, part: str, fraction: float) -> MVTecDataset:
         """``"all"``, or a fixed split of the test images for hyperparameter search: ``"search"``
         (``fraction`` of each defect type and of the good images) or ``"final"`` (the rest). The
         split never changes with the run's seed, so every trial is scored on the same images."""

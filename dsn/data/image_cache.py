@@ -29,8 +29,13 @@ def content_key(paths: Sequence[Path | None], size: int, kind: str) -> str:
     return h.hexdigest()[:32]
 
 
-def load_stack(paths: Sequence[Path | None], size: int, kind: str = "image", cache_dir: str | Path | None = None,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:
+def load_stack(
+    paths: Sequence[Path | None],
+    size: int,
+    kind: str = "image",
+    cache_dir: str | Path | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> torch.Tensor:
     """uint8 stack [N, C, size, size] of ``paths`` (images, or masks when ``kind="mask"``)."""
     load = load_image if kind == "image" else load_mask
 

@@ -20,8 +20,16 @@ from dsn.utils.image_files import (
     to_rgb8,
 )
 
-__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "MIN_SIDE", "ImageError", "is_image_file", "load_image",
-           "load_mask", "to_rgb8"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_SUFFIXES",
+    "MIN_SIDE",
+    "ImageError",
+    "is_image_file",
+    "load_image",
+    "load_mask",
+    "to_rgb8",
+]
 
 
 def load_image(path: str | Path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> torch.Tensor:

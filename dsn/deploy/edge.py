@@ -60,8 +60,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="the .onnx file written by dsn-export (its .json beside it)")
     ap.add_argument("images", nargs="+", help="image files")
-    ap.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                    help="larger images are refused from their header, before decoding")
+    ap.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help="larger images are refused from their header, before decoding",
+    )
     ap.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: its default)")
     args = ap.parse_args(argv)
     scorer = EdgeScorer(args.model, args.threads)

@@ -32,8 +32,10 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> D
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
-        raise ValueError(f"checkpoint {path} cannot be read safely ({type(err).__name__}: {str(err)[:200]}); "
-                         f"it is damaged, from another program, or holds arbitrary Python objects") from err
+        raise ValueError(
+            f"checkpoint {path} cannot be read safely ({type(err).__name__}: {str(err)[:200]}); "
+            f"it is damaged, from another program, or holds arbitrary Python objects"
+        ) from err
     hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
     if not isinstance(hp, dict) or any(k not in hp for k in REQUIRED_HPARAMS) or "state_dict" not in ckpt:
         raise ValueError(f"checkpoint {path} is not a dsn checkpoint (no model hyperparameters or state dict)")

@@ -26,8 +26,9 @@ def _int(cfg: DictConfig, key: str, low: int = 1) -> None:
         raise ConfigError(f"{key} must be an integer >= {low}, got {v!r}")
 
 
-def _number(cfg: DictConfig, key: str, low: float, high: float | None = None, low_open: bool = False,
-            high_open: bool = True) -> None:
+def _number(
+    cfg: DictConfig, key: str, low: float, high: float | None = None, low_open: bool = False, high_open: bool = True
+) -> None:
     v = _get(cfg, key)
     ok = isinstance(v, (int, float)) and not isinstance(v, bool)
     ok = ok and (v > low if low_open else v >= low) and (high is None or (v < high if high_open else v <= high))
@@ -60,10 +61,18 @@ def check_model(cfg: DictConfig) -> None:
     _choice(cfg, "model.backbone", set(BACKBONES))
     widths = valid_widths(cfg.model.backbone)
     if _get(cfg, "model.n_features") not in widths:
-        raise ConfigError(f"model.n_features must be a width backbone '{cfg.model.backbone}' can be tapped at, "
-                          f"one of {widths}; got {_get(cfg, 'model.n_features')!r}")
-    for key in ("model.n_scales", "model.n_blocks", "model.hidden", "model.train_views", "model.test_views",
-                "model.chunk"):
+        raise ConfigError(
+            f"model.n_features must be a width backbone '{cfg.model.backbone}' can be tapped at, "
+            f"one of {widths}; got {_get(cfg, 'model.n_features')!r}"
+        )
+    for key in (
+        "model.n_scales",
+        "model.n_blocks",
+        "model.hidden",
+        "model.train_views",
+        "model.test_views",
+        "model.chunk",
+    ):
         _int(cfg, key)
     for key in ("model.clamp", "model.lr", "model.eps"):
         _number(cfg, key, 0.0, low_open=True)
@@ -71,7 +80,9 @@ def check_model(cfg: DictConfig) -> None:
     for key in ("model.brightness", "model.contrast", "model.saturation"):
         _number(cfg, key, 0.0, 1.0, high_open=False)
     betas = _get(cfg, "model.betas")
-    if not (OmegaConf.is_list(betas) and len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+    if not (
+        OmegaConf.is_list(betas) and len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
+    ):
         raise ConfigError(f"model.betas must be two numbers in [0, 1), got {betas!r}")
     _choice(cfg, "model.test_angles", {"fixed", "random"})
     for key in ("model.rotation_mode", "model.scale_mode"):
@@ -89,10 +100,14 @@ def check_train_config(cfg: DictConfig) -> None:
     if cfg.feature_cache.train:
         _int(cfg, "feature_cache.bank_views")
         if cfg.feature_cache.bank_views < cfg.model.train_views:
-            raise ConfigError(f"feature_cache.bank_views={cfg.feature_cache.bank_views} must be at least "
-                              f"model.train_views={cfg.model.train_views} (each step picks that many views per image "
-                              f"from the bank)")
+            raise ConfigError(
+                f"feature_cache.bank_views={cfg.feature_cache.bank_views} must be at least "
+                f"model.train_views={cfg.model.train_views} (each step picks that many views per image "
+                f"from the bank)"
+            )
         jitter = [k for k in ("brightness", "contrast", "saturation") if cfg.model[k]]
         if jitter:
-            raise ConfigError(f"model.{jitter[0]} (colour jitter) needs fresh views every step: set "
-                              f"feature_cache.train=false (the training feature bank holds un-jittered views)")
+            raise ConfigError(
+                f"model.{jitter[0]} (colour jitter) needs fresh views every step: set "
+                f"feature_cache.train=false (the training feature bank holds un-jittered views)"
+            )

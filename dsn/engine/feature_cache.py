@@ -22,8 +22,10 @@ from dsn.utils.tensor_cache import cached_tensor
 
 def _key(module: DifferLightning, images: torch.Tensor, angles: torch.Tensor, extra: str) -> str:
     hp = module.hparams
-    h = hashlib.sha256(f"{hp.backbone}:{hp.n_features}:{hp.n_scales}:{hp.rotation_mode}:{hp.scale_mode}:"
-                       f"{hp.brightness}:{hp.contrast}:{hp.saturation}:{extra}".encode())
+    h = hashlib.sha256(
+        f"{hp.backbone}:{hp.n_features}:{hp.n_scales}:{hp.rotation_mode}:{hp.scale_mode}:"
+        f"{hp.brightness}:{hp.contrast}:{hp.saturation}:{extra}".encode()
+    )
     h.update(images.numpy().tobytes())
     h.update(angles.numpy().tobytes())
     for t in module.model.features.state_dict().values():
@@ -35,23 +37,40 @@ def _cached(cache_dir: str | None, name: str, key: str, compute) -> torch.Tensor
     return compute() if cache_dir is None else cached_tensor(Path(cache_dir) / f"{name}-{key}.pt", compute)
 
 
-def cache_test_features(module: DifferLightning, test_set: MVTecDataset, device, cache_dir=None,
-                        batch_images: int = 4) -> None:
+def cache_test_features(
+    module: DifferLightning, test_set: MVTecDataset, *, device, cache_dir: str | None, batch_images: int
+) -> None:
     """Compute the T test views of every test image once; the dataset then serves vectors."""
     angles = module.test_angles(torch.arange(len(test_set)))
     key = _key(module, test_set.images, angles, "test")
-    feats = _cached(cache_dir, "test-features", key,
-                    lambda: embed_stack(module.model, test_set.images, angles, device, batch_images))
+    feats = _cached(
+        cache_dir,
+        "test-features",
+        key,
+        lambda: embed_stack(module.model, test_set.images, angles, device=device, batch_images=batch_images),
+    )
     test_set.use_features(feats)
 
 
-def cache_train_features(module: DifferLightning, train_set: MVTecDataset, bank_views: int, seed: int,
-                         device, cache_dir=None, batch_images: int = 4) -> None:
+def cache_train_features(
+    module: DifferLightning,
+    train_set: MVTecDataset,
+    *,
+    bank_views: int,
+    seed: int,
+    device,
+    cache_dir: str | None,
+    batch_images: int,
+) -> None:
     """Compute ``bank_views`` seeded random rotations of every training image once (colour jitter
     needs fresh views: :mod:`dsn.engine.config_checks` refuses it with the bank)."""
     g = torch.Generator().manual_seed(seed * 31 + 17)
     angles = random_angles((len(train_set), bank_views), g)
     key = _key(module, train_set.images, angles, f"train:{bank_views}:{seed}")
-    feats = _cached(cache_dir, "train-features", key,
-                    lambda: embed_stack(module.model, train_set.images, angles, device, batch_images))
+    feats = _cached(
+        cache_dir,
+        "train-features",
+        key,
+        lambda: embed_stack(module.model, train_set.images, angles, device=device, batch_images=batch_images),
+    )
     train_set.use_features(feats)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -18,6 +17,7 @@ from dsn import CONF_DIR
 from dsn.data import MVTecDataModule
 from dsn.engine.checkpoints import StreamingCheckpointIO
 from dsn.engine.lightning_module import DifferLightning
+from dsn.engine.loggers import wandb_identity
 
 
 def build_datamodule(cfg: DictConfig) -> MVTecDataModule:
@@ -50,48 +50,20 @@ def model_preset(name: str, **overrides) -> dict:
 def build_trainer(cfg: DictConfig) -> L.Trainer:
     # entries without a _target_ are leftovers of presets that switched a group off (callbacks: null)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
-    loggers = [instantiate(lg, **(wandb_identity(cfg) if key == "wandb" else {}))
-               for key, lg in (cfg.get("logger") or {}).items() if lg and "_target_" in lg]
+    loggers = [
+        instantiate(lg, **(wandb_identity(cfg) if key == "wandb" else {}))
+        for key, lg in (cfg.get("logger") or {}).items()
+        if lg and "_target_" in lg
+    ]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[StreamingCheckpointIO()])
     if trainer.world_size > 1:
-        raise ValueError(f"dsn trains one flow per process, but trainer.devices={cfg.trainer.get('devices')} / "
-                         f"trainer.strategy={cfg.trainer.strategy} start {trainer.world_size}: each "
-                         f"rank would score only its share of the test set. Use trainer.devices=1 and run "
-                         f"trials or seeds side by side instead (hydra.sweeper.n_jobs, several sweep workers)")
+        raise ValueError(
+            f"dsn trains one flow per process, but trainer.devices={cfg.trainer.get('devices')} / "
+            f"trainer.strategy={cfg.trainer.strategy} start {trainer.world_size}: each "
+            f"rank would score only its share of the test set. Use trainer.devices=1 and run "
+            f"trials or seeds side by side instead (hydra.sweeper.n_jobs, several sweep workers)"
+        )
     return trainer
-
-
-def wandb_identity(cfg: DictConfig) -> dict:
-    """Name and group of this run in W&B. A sweep trial's run is named after its trial number,
-    category and the values the sweeper drew, and grouped by study; other runs keep the config's."""
-    hydra = HydraConfig.get() if HydraConfig.initialized() else None
-    sweeper = hydra.sweeper if hydra is not None else {}
-    out = {}
-    if sweeper.get("study_name"):
-        out["group"] = str(sweeper.study_name)
-    if cfg.get("trial") is not None:
-        drawn = ", ".join(f"{k.rsplit('.', 1)[-1]}={OmegaConf.select(cfg, k)}" for k in (sweeper.get("params") or {}))
-        out["name"] = f"trial {cfg.trial} {cfg.data.category}: {drawn}"
-    return out
-
-
-def finish_loggers(trainer: L.Trainer, ok: bool) -> None:
-    """End this run in every logger: each run (trial, seed, category) is its own W&B run, marked
-    failed when the run failed, and the next run in this process starts a new one."""
-    from lightning.pytorch.loggers import WandbLogger
-
-    for lg in trainer.loggers:
-        lg.finalize("success" if ok else "failed")
-        if isinstance(lg, WandbLogger):
-            lg.experiment.finish(exit_code=0 if ok else 1)
-
-
-def log_config(trainer: L.Trainer, cfg: DictConfig) -> None:
-    """Send the resolved config to every logger (W&B shows it as the run's hyperparameters)."""
-    flat = {k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v
-            for k, v in cfg.items() if k != "hydra"}
-    for lg in trainer.loggers:
-        lg.log_hyperparams(flat)
 
 
 def last_checkpoint(output_dir: str | Path) -> Path | None:

@@ -51,8 +51,10 @@ def run_dir_lock(run_dir: str | Path) -> Iterator[Path]:
         f.seek(0)
         owner = f.read().strip() or "another process"
         f.close()
-        raise RunDirError(f"run directory {d} is in use by {owner}: wait for that run to end, or give this "
-                          f"one its own directory (hydra.run.dir=...)") from None
+        raise RunDirError(
+            f"run directory {d} is in use by {owner}: wait for that run to end, or give this "
+            f"one its own directory (hydra.run.dir=...)"
+        ) from None
     try:
         f.seek(0)
         f.truncate()
@@ -78,8 +80,11 @@ def resume_checkpoint(run_dir: str | Path) -> Path | None:
             ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             readable.append((trained_epochs(ckpt), int(ckpt.get("global_step", 0)), path.stat().st_mtime, path))
         except Exception as err:
-            warnings.warn(f"checkpoint {path} cannot be read ({type(err).__name__}): skipped; resuming from "
-                          f"the newest readable one", stacklevel=2)
+            warnings.warn(
+                f"checkpoint {path} cannot be read ({type(err).__name__}): skipped; resuming from "
+                f"the newest readable one",
+                stacklevel=2,
+            )
     return max(readable)[-1] if readable else None
 
 
@@ -98,14 +103,18 @@ def check_same_model(ckpt_path: str | Path, cfg: DictConfig) -> None:
     def plain(v):
         return list(v) if isinstance(v, (list, tuple)) else v
 
-    differ = sorted(k for k in wanted.keys() & stored.keys() if k not in MAY_DIFFER and plain(wanted[k]) != plain(stored[k]))
+    differ = sorted(
+        k for k in wanted.keys() & stored.keys() if k not in MAY_DIFFER and plain(wanted[k]) != plain(stored[k])
+    )
     if differ:
         key = {"seed": "seed", "category": "data.category", "image_size": "data.image_size"}
         was = ", ".join(f"{key.get(k, 'model.' + k)}={stored[k]}" for k in differ)
         now = ", ".join(f"{key.get(k, 'model.' + k)}={wanted[k]}" for k in differ)
-        raise RunDirError(f"checkpoint {ckpt_path} was trained with {was}, this config asks for {now}: give the "
-                          f"new settings their own directory (hydra.run.dir=...), or start over in this one "
-                          f"with resume=false")
+        raise RunDirError(
+            f"checkpoint {ckpt_path} was trained with {was}, this config asks for {now}: give the "
+            f"new settings their own directory (hydra.run.dir=...), or start over in this one "
+            f"with resume=false"
+        )
 
 
 def save_run_config(cfg: DictConfig, run_dir: str | Path) -> None:

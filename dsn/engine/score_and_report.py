@@ -18,8 +18,16 @@ from dsn.utils.atomic import write_json
 from dsn.utils.memory import peak_rss_mb
 
 
-def score_and_report(cfg: DictConfig, trainer, module, datamodule, epochs: int, start: float,
-                    extra: Callable[[], dict] | None = None, peaks: dict | None = None) -> dict:
+def score_and_report(
+    cfg: DictConfig,
+    trainer,
+    module,
+    datamodule,
+    epochs: int,
+    start: float,
+    extra: Callable[[], dict] | None = None,
+    peaks: dict | None = None,
+) -> dict:
     """Score the test set, write ``metrics.json`` (before the slower figures, so a crash while
     drawing keeps the numbers), then the figures of ``cfg.figures``; returns the metrics.
     ``extra`` is called after testing (it may read the module's test scores). ``peaks`` (stage ->
@@ -33,8 +41,17 @@ def score_and_report(cfg: DictConfig, trainer, module, datamodule, epochs: int, 
     metrics_file = write_json(Path(cfg.paths.output_dir) / "metrics.json", metrics)
     fig = cfg.get("figures")
     if fig and fig.enabled:
-        metrics.update(write_run_figures(module, datamodule.test_set, cfg.paths.output_dir, trainer.loggers,
-                                         fig.gradient_maps, fig.map_rotations, fig.pixel_auroc))
+        metrics.update(
+            write_run_figures(
+                module,
+                datamodule.test_set,
+                cfg.paths.output_dir,
+                loggers=trainer.loggers,
+                gradient_maps=fig.gradient_maps,
+                map_rotations=fig.map_rotations,
+                with_pixel_auroc=fig.pixel_auroc,
+            )
+        )
         peaks["figures"] = metrics["peak_rss_mb"] = peak_rss_mb()
         metrics["wall_time_s"] = round(time.monotonic() - start, 1)  # the whole run, figures included
         write_json(metrics_file, metrics)

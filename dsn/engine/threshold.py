@@ -13,6 +13,9 @@ import math
 from typing import NamedTuple
 
 import torch
+from torchmetrics.functional.classification import binary_precision_recall_curve
+
+from dsn.results.metrics import rank_scale
 
 
 class Decision(NamedTuple):
@@ -57,13 +60,11 @@ def normalize(scores: torch.Tensor, decision: Decision) -> torch.Tensor:
 
 def f1_optimal(scores: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
     """(threshold, F1) maximising F1 on labelled scores: information about the test set only."""
-    s, y = scores.double(), labels.long()
-    best = (math.nan, 0.0)
-    for t in torch.unique(s):
-        pred = s >= t
-        tp = int((pred & (y == 1)).sum())
-        fp, fn = int((pred & (y == 0)).sum()), int((~pred & (y == 1)).sum())
-        f1 = 2 * tp / max(2 * tp + fp + fn, 1)
-        if f1 > best[1]:
-            best = (float(t), f1)
-    return best
+    uniq = torch.unique(scores.double())
+    # torchmetrics would squash raw scores with a sigmoid: hand it their ranks in [0, 1]
+    precision, recall, thresholds = binary_precision_recall_curve(rank_scale(scores), labels.long())
+    f1 = (2 * precision * recall / (precision + recall).clamp_min(1e-12))[:-1]  # the last point has no threshold
+    if len(f1) == 0 or float(f1.max()) == 0.0:
+        return math.nan, 0.0
+    best = int(f1.argmax())
+    return float(uniq[round(float(thresholds[best]) * max(len(uniq) - 1, 1))]), float(f1[best])

@@ -18,14 +18,8 @@ from omegaconf import DictConfig
 from dsn.engine.checkpoints import trained_epochs
 from dsn.engine.config_checks import check_train_config
 from dsn.engine.feature_cache import cache_test_features, cache_train_features
-from dsn.engine.instantiate import (
-    build_datamodule,
-    build_module,
-    build_trainer,
-    finish_loggers,
-    last_checkpoint,
-    log_config,
-)
+from dsn.engine.instantiate import build_datamodule, build_module, build_trainer, last_checkpoint
+from dsn.engine.loggers import finish_loggers, log_config
 from dsn.engine.run_dir import check_same_model, resume_checkpoint, run_dir_lock, save_run_config
 from dsn.engine.score_and_report import score_and_report
 from dsn.engine.threshold import f1_optimal, fit_threshold
@@ -75,8 +69,16 @@ def prepare_features(cfg: DictConfig, module, datamodule, device: torch.device) 
     ``device``; then the cache folders are trimmed to their cap."""
     fc = cfg.feature_cache
     if fc.train:
-        cache_train_features(module, datamodule.train_set, fc.bank_views, cfg.seed, device, fc.dir, fc.batch_images)
-    cache_test_features(module, datamodule.test_set, device, fc.dir, fc.batch_images)
+        cache_train_features(
+            module,
+            datamodule.train_set,
+            bank_views=fc.bank_views,
+            seed=cfg.seed,
+            device=device,
+            cache_dir=fc.dir,
+            batch_images=fc.batch_images,
+        )
+    cache_test_features(module, datamodule.test_set, device=device, cache_dir=fc.dir, batch_images=fc.batch_images)
     evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
 
 
@@ -95,12 +97,23 @@ def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None
     decision = set_decision_threshold(module, datamodule.threshold_set, trainer, device, fc, cfg)
     metrics = {}
     if cfg.get("test", True):
-        extra = {"train_path": "cached" if fc.train else "plain", "cache_time_s": round(cache_time, 1),
-                 "precision": str(cfg.trainer.precision),
-                 "checkpoint": str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"),
-                 "fit_from_epoch": from_epoch}
-        metrics = score_and_report(cfg, trainer, module, datamodule, trainer.current_epoch, start,
-                                  lambda: {**extra, **decision_metrics(module, decision)}, peaks)
+        extra = {
+            "train_path": "cached" if fc.train else "plain",
+            "cache_time_s": round(cache_time, 1),
+            "precision": str(cfg.trainer.precision),
+            "checkpoint": str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"),
+            "fit_from_epoch": from_epoch,
+        }
+        metrics = score_and_report(
+            cfg,
+            trainer,
+            module,
+            datamodule,
+            trainer.current_epoch,
+            start,
+            lambda: {**extra, **decision_metrics(module, decision)},
+            peaks,
+        )
         objective = {f"objective/{k}": metrics[k] for k in cfg.optimized_metrics if metrics.get(k) is not None}
         for lg in trainer.loggers:
             lg.log_metrics(objective)
@@ -111,17 +124,21 @@ def set_decision_threshold(module, held_out, trainer, device, fc, cfg) -> dict:
     """Threshold from the held-out good images, stored in the module and its last checkpoint."""
     if held_out is None:
         return {}
-    cache_test_features(module, held_out, device, fc.dir, fc.batch_images)
+    cache_test_features(module, held_out, device=device, cache_dir=fc.dir, batch_images=fc.batch_images)
     module.eval()
     with torch.no_grad():
         scores = module.model.to(device).score_features(held_out.features.to(device)).float().cpu()
-    module.decision = torch.tensor(fit_threshold(scores, cfg.threshold.target_fpr), dtype=torch.float64,
-                                   device=module.decision.device)
+    module.decision = torch.tensor(
+        fit_threshold(scores, cfg.threshold.target_fpr), dtype=torch.float64, device=module.decision.device
+    )
     last = last_checkpoint(cfg.paths.output_dir)
     if last is not None:  # into the file last.ckpt points at: one file per kept state
         trainer.save_checkpoint(last)
-    return {"threshold": module.stored_decision.threshold, "target_fpr": cfg.threshold.target_fpr,
-            "n_val_good": len(held_out)}
+    return {
+        "threshold": module.stored_decision.threshold,
+        "target_fpr": cfg.threshold.target_fpr,
+        "n_val_good": len(held_out),
+    }
 
 
 def decision_metrics(module, decision: dict) -> dict:

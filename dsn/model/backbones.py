@@ -117,9 +117,11 @@ def _download_imagenet(name: str, spec: BackboneSpec) -> dict:
         return spec.imagenet_state()
     except (OSError, RuntimeError) as err:  # URLError is an OSError; hub wraps some failures in RuntimeError
         cache = Path(torch.hub.get_dir()) / "checkpoints"
-        raise WeightsUnavailable(f"the ImageNet weights of backbone '{name}' could not be downloaded ({err}): "
-                           f"set model.weights=<local state-dict file> (a torchvision state dict of "
-                           f"'{name}'), or put torchvision's weights file in {cache}") from None
+        raise WeightsUnavailable(
+            f"the ImageNet weights of backbone '{name}' could not be downloaded ({err}): "
+            f"set model.weights=<local state-dict file> (a torchvision state dict of "
+            f"'{name}'), or put torchvision's weights file in {cache}"
+        ) from None
 
 
 def freeze(module: nn.Module) -> None:
@@ -139,23 +141,31 @@ def _load_features_file(full: nn.Module, path: Path, name: str, tap: int, conver
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, truncated files, non-torch files
-        raise ValueError(f"weights file {path} cannot be read as a tensor state dict ({err}); "
-                         f"expected torchvision's '{name}' weights (setting model.weights)") from err
+        raise ValueError(
+            f"weights file {path} cannot be read as a tensor state dict ({err}); "
+            f"expected torchvision's '{name}' weights (setting model.weights)"
+        ) from err
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"weights file {path} is not a state dict of tensors (setting model.weights)")
     state = convert(state)
     expected = full.state_dict()
     foreign = sorted(k for k in state if k not in expected)
     if foreign:
-        raise ValueError(f"weights file {path} does not fit backbone '{name}': unexpected keys "
-                         f"{foreign[:5]}{' ...' if len(foreign) > 5 else ''} (setting model.weights)")
+        raise ValueError(
+            f"weights file {path} does not fit backbone '{name}': unexpected keys "
+            f"{foreign[:5]}{' ...' if len(foreign) > 5 else ''} (setting model.weights)"
+        )
     needed = [k for k in expected if k.startswith("features.") and int(k.split(".")[1]) < tap]
     missing = [k for k in needed if k not in state]
     if missing:
-        raise ValueError(f"weights file {path} lacks {len(missing)} tensors backbone '{name}' needs, "
-                         f"e.g. {missing[:3]} (setting model.weights)")
+        raise ValueError(
+            f"weights file {path} lacks {len(missing)} tensors backbone '{name}' needs, "
+            f"e.g. {missing[:3]} (setting model.weights)"
+        )
     for k in state:
         if state[k].shape != expected[k].shape:
-            raise ValueError(f"weights file {path}: tensor {k} has shape {tuple(state[k].shape)}, backbone "
-                             f"'{name}' needs {tuple(expected[k].shape)} (setting model.weights)")
+            raise ValueError(
+                f"weights file {path}: tensor {k} has shape {tuple(state[k].shape)}, backbone "
+                f"'{name}' needs {tuple(expected[k].shape)} (setting model.weights)"
+            )
     full.load_state_dict(state, strict=False)

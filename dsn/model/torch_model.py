@@ -33,11 +33,24 @@ class DifferModel(nn.Module):
         chunk: images per backbone forward pass (bounds memory; results do not depend on it).
     """
 
-    def __init__(self, *, backbone: str, n_features: int, n_scales: int, weights: str | None, n_blocks: int,
-                 hidden: int, clamp: float, rotation_mode: str, scale_mode: str, chunk: int):
+    def __init__(
+        self,
+        *,
+        backbone: str,
+        n_features: int,
+        n_scales: int,
+        weights: str | None,
+        n_blocks: int,
+        hidden: int,
+        clamp: float,
+        rotation_mode: str,
+        scale_mode: str,
+        chunk: int,
+    ):
         super().__init__()
-        self.features = MultiScaleFeatures(build_backbone(backbone, n_features, weights), width=n_features,
-                                           n_scales=n_scales, scale_mode=scale_mode)
+        self.features = MultiScaleFeatures(
+            build_backbone(backbone, n_features, weights), width=n_features, n_scales=n_scales, scale_mode=scale_mode
+        )
         self.flow = CouplingFlow(self.features.out_features, n_blocks=n_blocks, hidden=hidden, clamp=clamp)
         self.rotation_mode = rotation_mode
         self.chunk = chunk
@@ -52,9 +65,15 @@ class DifferModel(nn.Module):
     def n_flow_features(self) -> int:
         return self.flow.n_features
 
-    def embed(self, images: torch.Tensor, angles: torch.Tensor, brightness: float = 0.0,
-              contrast: float = 0.0, saturation: float = 0.0,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+    def embed(
+        self,
+        images: torch.Tensor,
+        angles: torch.Tensor,
+        brightness: float = 0.0,
+        contrast: float = 0.0,
+        saturation: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Features of each image under each of its rotations: images [B, 3, H, W] (uint8 or
         float in [0, 1]), angles [B, V] degrees -> [B, V, n_flow_features].
 
@@ -68,13 +87,28 @@ class DifferModel(nn.Module):
             flat_idx = torch.arange(b, device=images.device).repeat_interleave(v)
             flat_angles = angles.reshape(-1)
             for start in range(0, b * v, self.chunk):
-                idx = flat_idx[start:start + self.chunk]
-                out.append(self.view_features(to_unit(images[idx]), flat_angles[start:start + self.chunk],
-                                              brightness, contrast, saturation, generator))
+                idx = flat_idx[start : start + self.chunk]
+                out.append(
+                    self.view_features(
+                        to_unit(images[idx]),
+                        flat_angles[start : start + self.chunk],
+                        brightness,
+                        contrast,
+                        saturation,
+                        generator,
+                    )
+                )
         return torch.cat(out).view(b, v, -1)
 
-    def view_features(self, x: torch.Tensor, angles: torch.Tensor, brightness: float = 0.0, contrast: float = 0.0,
-                      saturation: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    def view_features(
+        self,
+        x: torch.Tensor,
+        angles: torch.Tensor,
+        brightness: float = 0.0,
+        contrast: float = 0.0,
+        saturation: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """One view per image: [N, 3, H, W] in [0, 1], angles [N] -> features [N, F]."""
         x = rotate(x, angles, self.rotation_mode)
         if brightness or contrast or saturation:

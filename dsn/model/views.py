@@ -33,15 +33,18 @@ def rotate(images: torch.Tensor, angles: torch.Tensor, mode: str) -> torch.Tenso
     zero = torch.zeros_like(cos)
     aspect = w / h
     # output normalised coords -> input normalised coords; y points down, aspect keeps pixels square
-    theta = torch.stack(
-        [torch.stack([cos, -sin / aspect, zero], -1), torch.stack([sin * aspect, cos, zero], -1)], 1
-    )
+    theta = torch.stack([torch.stack([cos, -sin / aspect, zero], -1), torch.stack([sin * aspect, cos, zero], -1)], 1)
     grid = F.affine_grid(theta, [n, images.shape[1], h, w], align_corners=False)
     return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
 
 
-def jitter(images: torch.Tensor, brightness: float, contrast: float, saturation: float,
-           generator: torch.Generator | None = None) -> torch.Tensor:
+def jitter(
+    images: torch.Tensor,
+    brightness: float,
+    contrast: float,
+    saturation: float,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Random brightness, contrast and saturation factors in [1-x, 1+x] per image (0 = off).
 
     Works on [0, 1] images; the result is clamped back to [0, 1].

@@ -33,13 +33,16 @@ def image_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     if scores.shape != labels.shape:
         raise ValueError(f"{scores.numel()} scores for {labels.numel()} labels")
     if not torch.isfinite(scores).all():
-        raise ValueError("anomaly scores contain NaN or inf: the flow diverged; retrain with a lower "
-                         "model.lr or check the input images")
+        raise ValueError(
+            "anomaly scores contain NaN or inf: the flow diverged; retrain with a lower "
+            "model.lr or check the input images"
+        )
     if not has_both_classes(labels):
         n_bad, n_good = int((labels == 1).sum()), int((labels == 0).sum())
         missing = "defective" if n_bad == 0 else "good"
-        raise UndefinedAUROC(f"AUROC is undefined: the test set has no {missing} images "
-                             f"({n_good} good, {n_bad} defective)")
+        raise UndefinedAUROC(
+            f"AUROC is undefined: the test set has no {missing} images ({n_good} good, {n_bad} defective)"
+        )
     return float(binary_auroc(rank_scale(scores), labels))
 
 

@@ -35,8 +35,9 @@ def score_histogram_png(scores: torch.Tensor, labels: torch.Tensor, title: str, 
     return _save(fig, path)
 
 
-def gradient_maps_png(images: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor, titles: list[str],
-                      path: Path) -> Path:
+def gradient_maps_png(
+    images: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor, titles: list[str], path: Path
+) -> Path:
     """One row per image: the image, its gradient map over it, the ground-truth mask."""
     n = len(images)
     fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n), squeeze=False)
@@ -44,13 +45,26 @@ def gradient_maps_png(images: torch.Tensor, maps: torch.Tensor, masks: torch.Ten
         rgb = img.permute(1, 2, 0).numpy()
         axes[row, 0].imshow(rgb)
         axes[row, 0].set_title(t, fontsize=8)
-        axes[row, 1].imshow(rgb)
-        axes[row, 1].imshow(m.numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+        overlay(axes[row, 1], img, m)
         axes[row, 1].set_title("gradient map", fontsize=8)
         axes[row, 2].imshow(mask.squeeze(0).numpy(), cmap="gray", vmin=0, vmax=1)
         axes[row, 2].set_title("ground truth", fontsize=8)
         for ax in axes[row]:
             ax.axis("off")
+    return _save(fig, path)
+
+
+def overlay(ax, image: torch.Tensor, heat: torch.Tensor) -> None:
+    """A [0, 1] map over its uint8 image [3, H, W], in the jet colours of the paper's Fig. 3."""
+    ax.imshow(image.permute(1, 2, 0).cpu().numpy())
+    ax.imshow(heat.cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+    ax.axis("off")
+
+
+def heat_map_png(image: torch.Tensor, heat: torch.Tensor, path: Path) -> Path:
+    """One image with its map over it (dsn-predict --heatmaps)."""
+    fig, ax = plt.subplots(figsize=(4, 4))
+    overlay(ax, image, heat)
     return _save(fig, path)
 
 

@@ -12,8 +12,16 @@ from dsn.results.metrics import UndefinedAUROC, has_both_classes, pixel_auroc
 from dsn.results.plots import gradient_maps_png, roc_curve_png, score_histogram_png
 
 
-def write_run_figures(module, test_set: MVTecDataset, out_dir: str | Path, loggers=(),
-                      gradient_maps: int = 6, map_rotations: int = 64, with_pixel_auroc: bool = False) -> dict:
+def write_run_figures(
+    module,
+    test_set: MVTecDataset,
+    out_dir: str | Path,
+    *,
+    loggers,
+    gradient_maps: int,
+    map_rotations: int,
+    with_pixel_auroc: bool,
+) -> dict:
     """Save ROC, histogram and gradient-map figures under ``out_dir/figures``; return extra metrics."""
     out = Path(out_dir) / "figures"
     hp, scores, labels = module.hparams, module.test_scores, module.test_labels
@@ -28,10 +36,18 @@ def write_run_figures(module, test_set: MVTecDataset, out_dir: str | Path, logge
     todo = range(len(test_set)) if with_pixel_auroc else chosen
     maps = {i: gradient_map(model, test_set.images[i], map_rotations).cpu() for i in todo}
     if chosen:
-        titles = [f"{test_set.samples[i].defect} / {test_set.samples[i].path.name}  score {scores[i]:.3g}"
-                  for i in chosen]
-        files.append(gradient_maps_png(test_set.images[chosen], torch.stack([maps[i] for i in chosen]),
-                                       test_set.masks[chosen], titles, out / "gradient_maps.png"))
+        titles = [
+            f"{test_set.samples[i].defect} / {test_set.samples[i].path.name}  score {scores[i]:.3g}" for i in chosen
+        ]
+        files.append(
+            gradient_maps_png(
+                test_set.images[chosen],
+                torch.stack([maps[i] for i in chosen]),
+                test_set.masks[chosen],
+                titles,
+                out / "gradient_maps.png",
+            )
+        )
     if with_pixel_auroc:
         try:
             extra["pixel_auroc"] = pixel_auroc(torch.stack([maps[i] for i in todo]), test_set.masks)

@@ -10,10 +10,19 @@ from dsn.utils.memory import peak_memory_mb
 def run_metrics(module, test_set: MVTecDataset, epochs: int, wall_time_s: float) -> dict:
     hp = module.hparams
     out = {
-        "category": hp.category, "model": hp.name, "backbone": hp.backbone, "n_features": hp.n_features,
-        "n_scales": hp.n_scales, "n_blocks": hp.n_blocks, "hidden": hp.hidden, "seed": hp.seed,
-        "test_views": hp.test_views, "epochs": epochs, "wall_time_s": round(wall_time_s, 1),
-        "n_test_good": int((test_set.labels == 0).sum()), "n_test_defective": int((test_set.labels == 1).sum()),
+        "category": hp.category,
+        "model": hp.name,
+        "backbone": hp.backbone,
+        "n_features": hp.n_features,
+        "n_scales": hp.n_scales,
+        "n_blocks": hp.n_blocks,
+        "hidden": hp.hidden,
+        "seed": hp.seed,
+        "test_views": hp.test_views,
+        "epochs": epochs,
+        "wall_time_s": round(wall_time_s, 1),
+        "n_test_good": int((test_set.labels == 0).sum()),
+        "n_test_defective": int((test_set.labels == 1).sum()),
         "flow_params": sum(p.numel() for p in module.model.flow.parameters()),
         "backbone_params": sum(p.numel() for p in module.model.features.parameters()),
         "curve_test_auroc": [list(c) for c in module.curve],

@@ -44,9 +44,11 @@ def check_pixels(img: Image.Image, path: Path, max_pixels: int) -> None:
     """Refuse an image whose header claims more than ``max_pixels`` pixels (before decoding it)."""
     w, h = img.size
     if w * h > max_pixels:
-        raise ImageError(f"image {path} is {w}x{h} px ({w * h / 1e6:.1f} MP), over the limit of "
-                         f"{max_pixels / 1e6:.1f} MP (setting data.max_pixels, or --max-pixels): downscale "
-                         f"it, or raise the limit if the memory allows")
+        raise ImageError(
+            f"image {path} is {w}x{h} px ({w * h / 1e6:.1f} MP), over the limit of "
+            f"{max_pixels / 1e6:.1f} MP (setting data.max_pixels, or --max-pixels): downscale "
+            f"it, or raise the limit if the memory allows"
+        )
 
 
 def read_rgb(path: str | Path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -57,12 +59,16 @@ def read_rgb(path: str | Path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) 
             check_pixels(img, path, max_pixels)
             img.load()
             if min(img.size) < MIN_SIDE:
-                raise ImageError(f"image {path} is {img.size[0]}x{img.size[1]} px, smaller than the "
-                                 f"{MIN_SIDE} px minimum: remove it or replace it with a real image")
+                raise ImageError(
+                    f"image {path} is {img.size[0]}x{img.size[1]} px, smaller than the "
+                    f"{MIN_SIDE} px minimum: remove it or replace it with a real image"
+                )
             rgb = to_rgb8(img).resize((size, size), Image.BILINEAR)
     except ImageError:
         raise
     except READ_ERRORS as err:
-        raise ImageError(f"cannot read image {path} ({err}): the file is not an image, or is "
-                         f"truncated or corrupt; remove or replace it") from err
+        raise ImageError(
+            f"cannot read image {path} ({err}): the file is not an image, or is "
+            f"truncated or corrupt; remove or replace it"
+        ) from err
     return np.array(rgb, dtype=np.uint8)

@@ -37,8 +37,11 @@ def cached_tensor(file: Path, compute: Callable[[], torch.Tensor]) -> torch.Tens
     try:
         write_atomic(file, lambda tmp: torch.save(value, tmp))
     except (OSError, RuntimeError) as err:  # torch reports a failed write as RuntimeError
-        warnings.warn(f"cache folder {file.parent} cannot be written ({str(err).splitlines()[0][:120]}): going on "
-                      f"without the disk cache; set {SETTINGS} to a writable folder, or null", stacklevel=2)
+        warnings.warn(
+            f"cache folder {file.parent} cannot be written ({str(err).splitlines()[0][:120]}): going on "
+            f"without the disk cache; set {SETTINGS} to a writable folder, or null",
+            stacklevel=2,
+        )
     return value
 
 

@@ -1,17 +1,17 @@
-"""Wall-clock latency of a call: one warm-up, then the median of ``repeats`` timed calls."""
+"""Wall-clock latency of a call, measured with ``torch.utils.benchmark.Timer`` (it syncs the GPU
+when one is used and keeps torch's thread setting)."""
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 
 
 def median_ms(fn: Callable[[], object], repeats: int) -> float:
+    """Median of ``repeats`` timed calls of ``fn`` (after one warm-up), in milliseconds."""
+    import torch
+    from torch.utils.benchmark import Measurement, Timer
+
+    timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
     fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    (merged,) = Measurement.merge([timer.timeit(1) for _ in range(repeats)])
+    return 1000 * merged.median

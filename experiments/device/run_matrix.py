@@ -23,31 +23,65 @@ REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".devcache"
 SEEDS = (0, 1, 2)
 
-SMOKE = ["trainer.max_epochs=2", "trainer.check_val_every_n_epoch=1", "model.hidden=32",
-         "model.n_blocks=2", "model.test_views=4", "feature_cache.bank_views=4", "figures.map_rotations=2",
-         "figures.pixel_auroc=false",
-         "trainer.accelerator=cpu", "data.batch_size=64", "data.image_size=224"]
+SMOKE = [
+    "trainer.max_epochs=2",
+    "trainer.check_val_every_n_epoch=1",
+    "model.hidden=32",
+    "model.n_blocks=2",
+    "model.test_views=4",
+    "feature_cache.bank_views=4",
+    "figures.map_rotations=2",
+    "figures.pixel_auroc=false",
+    "trainer.accelerator=cpu",
+    "data.batch_size=64",
+    "data.image_size=224",
+]
 
 
 def jobs(category: str) -> dict[str, list[str]]:
     """name -> overrides. Paper presets on both models; for DifferSqueezeNet also the plain
     (uncached) path, bf16 mixed precision and a smaller training bank, for the speed issue."""
     root = CACHE / "data"
-    w = {"differsqueezenet": CACHE / "weights" / "squeezenet1_1_imagenet.pth",
-         "differnet": CACHE / "weights" / "alexnet_features_imagenet.pth"}
-    common = [f"data.root={root}", f"data.category={category}", "logger=csv", "trainer.enable_progress_bar=false",
-              "~callbacks.model_checkpoint", "model.chunk=256", "feature_cache.batch_images=16", "feature_cache.dir=null",
-              "data.cache_dir=null"]
+    w = {
+        "differsqueezenet": CACHE / "weights" / "squeezenet1_1_imagenet.pth",
+        "differnet": CACHE / "weights" / "alexnet_features_imagenet.pth",
+    }
+    common = [
+        f"data.root={root}",
+        f"data.category={category}",
+        "logger=csv",
+        "trainer.enable_progress_bar=false",
+        "~callbacks.model_checkpoint",
+        "model.chunk=256",
+        "feature_cache.batch_images=16",
+        "feature_cache.dir=null",
+        "data.cache_dir=null",
+    ]
     # the plain (uncached) path is the slowest: it goes first
-    out: dict[str, list[str]] = {f"plain_s{seed}": ["experiment=differsqueezenet_paper", "figures.enabled=false",
-                                                    f"model.weights={w['differsqueezenet']}", f"seed={seed}",
-                                                    "feature_cache.train=false"] for seed in SEEDS}
+    out: dict[str, list[str]] = {
+        f"plain_s{seed}": [
+            "experiment=differsqueezenet_paper",
+            "figures.enabled=false",
+            f"model.weights={w['differsqueezenet']}",
+            f"seed={seed}",
+            "feature_cache.train=false",
+        ]
+        for seed in SEEDS
+    }
     for seed in SEEDS:
         for model in ("differsqueezenet", "differnet"):
             if w[model].is_file():
-                out[f"{model}_paper_s{seed}"] = [f"experiment={model}_paper", f"model.weights={w[model]}", f"seed={seed}"]
-        sq = ["experiment=differsqueezenet_paper", f"model.weights={w['differsqueezenet']}", f"seed={seed}",
-              "figures.enabled=false"]
+                out[f"{model}_paper_s{seed}"] = [
+                    f"experiment={model}_paper",
+                    f"model.weights={w[model]}",
+                    f"seed={seed}",
+                ]
+        sq = [
+            "experiment=differsqueezenet_paper",
+            f"model.weights={w['differsqueezenet']}",
+            f"seed={seed}",
+            "figures.enabled=false",
+        ]
         out[f"bf16_s{seed}"] = sq + ["trainer.precision=bf16-mixed"]
         out[f"bank16_s{seed}"] = sq + ["feature_cache.bank_views=16"]
     return {k: common + v for k, v in out.items()}
@@ -66,12 +100,17 @@ def main() -> None:
     todo = jobs(args.category)
     if args.only:
         todo = {k: v for k, v in todo.items() if k.startswith(tuple(args.only.split(",")))}
-    env = {**os.environ, "PYTHONPATH": f"{REPO}:{os.environ.get('PYTHONPATH', '')}", "PYTHONUNBUFFERED": "1",
-           "OMP_NUM_THREADS": "2", "WANDB_MODE": "offline"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{REPO}:{os.environ.get('PYTHONPATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+        "OMP_NUM_THREADS": "2",
+        "WANDB_MODE": "offline",
+    }
     pending, running, start = list(todo.items()), [], time.monotonic()
     while pending or running:
         if time.monotonic() - start > args.deadline_s:
-            for name, proc, log in running:
+            for name, proc, _log in running:
                 proc.kill()
                 print(f"deadline: killed {name}", flush=True)
             break

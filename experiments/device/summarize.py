@@ -33,7 +33,10 @@ def main(folder: str) -> None:
             groups.setdefault(r["name"].rsplit("_s", 1)[0], []).append(100 * r["final"])
     for g, v in groups.items():
         sd = statistics.stdev(v) if len(v) > 1 else 0.0
-        print(f"\n**{g}**: final test AUROC {statistics.mean(v):.2f} ± {sd:.2f} over {len(v)} seeds ({', '.join(f'{x:.2f}' for x in v)})")
+        print(
+            f"\n**{g}**: final test AUROC {statistics.mean(v):.2f} ± {sd:.2f} over {len(v)} seeds "
+            f"({', '.join(f'{x:.2f}' for x in v)})"
+        )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,11 @@ from hydra_plugins.dsn_sweeper.summary import write_summary
 
 log = logging.getLogger(__name__)
 WAIT_POLL_S = 2  # how often a waiting worker looks again (a trial ending elsewhere frees it at once)
-COMPLETE, RUNNING, FAIL = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING,
-                           optuna.trial.TrialState.FAIL)
+COMPLETE, RUNNING, FAIL = (
+    optuna.trial.TrialState.COMPLETE,
+    optuna.trial.TrialState.RUNNING,
+    optuna.trial.TrialState.FAIL,
+)
 
 
 def suggest(trial: optuna.Trial, params: dict[str, dict]) -> dict[str, Any]:
@@ -75,15 +78,26 @@ def check_launcher(config: DictConfig) -> None:
     (SystemExit passes Hydra's error reporting without a traceback)."""
     target = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
     if "Slurm" in target and shutil.which("sbatch") is None:
-        raise SystemExit("error: hydra/launcher=slurm needs SLURM, but there is no 'sbatch' on this machine's PATH: "
-                         "run the command on a SLURM login node, or use hydra/launcher=local (processes on this "
-                         "machine) or the default launcher")
+        raise SystemExit(
+            "error: hydra/launcher=slurm needs SLURM, but there is no 'sbatch' on this machine's PATH: "
+            "run the command on a SLURM login node, or use hydra/launcher=local (processes on this "
+            "machine) or the default launcher"
+        )
 
 
 class DsnOptunaSweeper(Sweeper):
-    def __init__(self, study_name: str, storage: str | None, n_trials: int, n_jobs: int = 1, seed: int = 0,
-                 directions: list[str] | None = None, params: dict | None = None,
-                 heartbeat_interval: int = 30, grace_period: int = 120):
+    def __init__(
+        self,
+        study_name: str,
+        storage: str | None,
+        n_trials: int,
+        n_jobs: int,
+        seed: int,
+        directions: list[str],
+        params: dict,
+        heartbeat_interval: int,
+        grace_period: int,
+    ):
         self.study_name = study_name
         self.storage = storage
         self.n_trials = n_trials
@@ -94,8 +108,10 @@ class DsnOptunaSweeper(Sweeper):
         if not self.params:
             raise ValueError("hydra.sweeper.params is empty: give at least one search dimension")
         if heartbeat_interval < 1 or grace_period <= heartbeat_interval:
-            raise ValueError(f"hydra.sweeper.grace_period ({grace_period}) must exceed "
-                             f"hydra.sweeper.heartbeat_interval ({heartbeat_interval} s, at least 1)")
+            raise ValueError(
+                f"hydra.sweeper.grace_period ({grace_period}) must exceed "
+                f"hydra.sweeper.heartbeat_interval ({heartbeat_interval} s, at least 1)"
+            )
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -104,7 +120,8 @@ class DsnOptunaSweeper(Sweeper):
         check_launcher(config)
         self.config = config
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config)
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
         self.sweep_dir = Path(config.hydra.sweep.dir)
 
     def sweep(self, arguments: list[str]) -> Any:
@@ -112,8 +129,10 @@ class DsnOptunaSweeper(Sweeper):
         self.storage_url = storage_url(self.storage, self.sweep_dir.parent / f"{self.study_name}.db")
         self.rdb = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period)
         study = open_study(self.study_name, self.rdb, self.seed, self.directions)
-        log.info(f"worker {self.worker} joined study '{self.study_name}' in {self.storage_url}: "
-                 f"{len(study.get_trials(deepcopy=False))} trials stored")
+        log.info(
+            f"worker {self.worker} joined study '{self.study_name}' in {self.storage_url}: "
+            f"{len(study.get_trials(deepcopy=False))} trials stored"
+        )
         failed_in_a_row = 0
         while True:
             optuna.storages.fail_stale_trials(study)  # only trials whose worker stopped beating
@@ -133,8 +152,10 @@ class DsnOptunaSweeper(Sweeper):
             for (trial, _), result in zip(batch, results):
                 failed_in_a_row = 0 if self._tell(study, trial, result) else failed_in_a_row + 1
             if failed_in_a_row >= max(3, self.n_jobs):
-                raise RuntimeError(f"{failed_in_a_row} trials in a row failed (see their logs under {self.sweep_dir}): "
-                                   f"the sweep stops rather than burn its budget; fix the cause and re-run to resume")
+                raise RuntimeError(
+                    f"{failed_in_a_row} trials in a row failed (see their logs under {self.sweep_dir}): "
+                    f"the sweep stops rather than burn its budget; fix the cause and re-run to resume"
+                )
         write_summary(study, self.sweep_dir, self.storage_url, self.config)
         return study
 
@@ -159,8 +180,12 @@ class DsnOptunaSweeper(Sweeper):
 
     def _launch(self, arguments: list[str], batch: list[tuple[optuna.Trial, dict]]):
         """Run the batch; each trial in ``<sweep dir>/<trial number>`` whatever else runs at once."""
-        overrides = [tuple(arguments) + tuple(f"{k}={v}" for k, v in chosen.items())
-                     + (f"trial={trial.number}", f"hydra.sweep.subdir={trial.number}") for trial, chosen in batch]
+        overrides = [
+            tuple(arguments)
+            + tuple(f"{k}={v}" for k, v in chosen.items())
+            + (f"trial={trial.number}", f"hydra.sweep.subdir={trial.number}")
+            for trial, chosen in batch
+        ]
         return self.launcher.launch(overrides, initial_job_idx=batch[0][0].number)
 
     def _tell(self, study: optuna.Study, trial: optuna.Trial, result) -> bool:
@@ -178,6 +203,8 @@ class DsnOptunaSweeper(Sweeper):
             return False
         frozen = study.tell(trial, [float(v) for v in values], skip_if_finished=True)
         if frozen.state != COMPLETE:
-            log.warning(f"trial {trial.number} finished, but another worker had already marked it {frozen.state.name} "
-                        f"(its heartbeat was late by more than hydra.sweeper.grace_period): its result is not counted")
+            log.warning(
+                f"trial {trial.number} finished, but another worker had already marked it {frozen.state.name} "
+                f"(its heartbeat was late by more than hydra.sweeper.grace_period): its result is not counted"
+            )
         return True

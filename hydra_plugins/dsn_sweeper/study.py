@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class TrialSeededRandomSampler(optuna.samplers.BaseSampler):
     """Random search whose draw for (trial number, parameter) is fixed by the study seed."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int):
         self.seed = seed
 
     def infer_relative_search_space(self, study, trial) -> dict:
@@ -60,8 +60,9 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int, attempts:
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     for attempt in range(attempts):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-                                              grace_period=grace_period)
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval, grace_period=grace_period
+            )
         except Exception as err:  # table creation raced with another worker, or the server is starting
             if attempt == attempts - 1:
                 raise RuntimeError(f"cannot open the study storage {url} (hydra.sweeper.storage): {err}") from err
@@ -74,8 +75,13 @@ def open_study(name: str, storage: optuna.storages.RDBStorage, seed: int, direct
     """Create the study or join it (several workers may create it at the same moment)."""
     for attempt in range(5):
         try:
-            return optuna.create_study(study_name=name, storage=storage, sampler=TrialSeededRandomSampler(seed),
-                                       directions=directions, load_if_exists=True)
+            return optuna.create_study(
+                study_name=name,
+                storage=storage,
+                sampler=TrialSeededRandomSampler(seed),
+                directions=directions,
+                load_if_exists=True,
+            )
         except optuna.exceptions.DuplicatedStudyError:
             if attempt == 4:
                 raise

@@ -15,6 +15,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from dsn.utils.atomic import write_text_atomic
+from dsn.utils.tables import markdown_table
 
 log = logging.getLogger(__name__)
 COMPLETE = optuna.trial.TrialState.COMPLETE
@@ -25,10 +26,16 @@ def trial_rows(study: optuna.Study) -> list[dict]:
     rows = []
     for t in study.get_trials(deepcopy=False):
         duration = t.duration.total_seconds() if t.duration else None
-        rows.append({"trial": t.number, "state": t.state.name,
-                     **{f"objective_{i}": v for i, v in enumerate(t.values or [])},
-                     "duration_s": round(duration, 1) if duration is not None else None,
-                     "output_dir": t.user_attrs.get("output_dir"), **t.params})
+        rows.append(
+            {
+                "trial": t.number,
+                "state": t.state.name,
+                **{f"objective_{i}": v for i, v in enumerate(t.values or [])},
+                "duration_s": round(duration, 1) if duration is not None else None,
+                "output_dir": t.user_attrs.get("output_dir"),
+                **t.params,
+            }
+        )
     return rows
 
 
@@ -43,8 +50,7 @@ def _csv(rows: list[dict]) -> str:
 
 def _markdown(rows: list[dict]) -> str:
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    lines = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
-    return "\n".join(lines + ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]) + "\n"
+    return markdown_table(keys, [[r.get(k) for k in keys] for r in rows])
 
 
 def plots(study: optuna.Study, n_objectives: int):
@@ -75,10 +81,12 @@ def write_summary(study: optuna.Study, sweep_dir: Path, storage_url: str, config
     if best_rows:
         write_text_atomic(sweep_dir / "optimization_results.csv", _csv(best_rows))
     title = "Best trial" if n_obj == 1 else "Pareto front"
-    write_text_atomic(sweep_dir / "optimization_results.md",
-                      f"{title} of study '{study.study_name}' ({len(rows)} trials; objectives "
-                      f"{', '.join(d.name.lower() for d in study.directions)}; storage {storage_url})\n\n"
-                      + (_markdown(best_rows) if best_rows else "no trial has completed\n"))
+    write_text_atomic(
+        sweep_dir / "optimization_results.md",
+        f"{title} of study '{study.study_name}' ({len(rows)} trials; objectives "
+        f"{', '.join(d.name.lower() for d in study.directions)}; storage {storage_url})\n\n"
+        + (_markdown(best_rows) if best_rows else "no trial has completed\n"),
+    )
     figures = plots(study, n_obj) if best else {}
     for name, fig in figures.items():
         tmp = sweep_dir / f".{name}.tmp.png"
@@ -92,18 +100,25 @@ def write_summary(study: optuna.Study, sweep_dir: Path, storage_url: str, config
     log.info(f"{len(rows)} trials; summaries in {sweep_dir} (study in {storage_url})")
 
 
-def log_wandb_summary(study: optuna.Study, rows: list[dict], figures: dict, sweep_dir: Path,
-                      wandb_cfg: DictConfig) -> None:
+def log_wandb_summary(
+    study: optuna.Study, rows: list[dict], figures: dict, sweep_dir: Path, wandb_cfg: DictConfig
+) -> None:
     """One W&B run, grouped with the trials' runs, holding a table of every trial and the plots."""
     import wandb
 
     keys = list(dict.fromkeys(k for r in rows for k in r))
     table = wandb.Table(columns=keys, data=[[_plain(r.get(k)) for k in keys] for r in rows])
     offline = bool(OmegaConf.select(wandb_cfg, "offline", default=True))
-    run = wandb.init(project=OmegaConf.select(wandb_cfg, "project", default="dsn"), group=study.study_name,
-                     name=f"{study.study_name} summary", job_type="sweep-summary", dir=str(sweep_dir),
-                     mode="offline" if offline else "online", reinit="finish_previous",
-                     config={"study": study.study_name, "directions": [d.name.lower() for d in study.directions]})
+    run = wandb.init(
+        project=OmegaConf.select(wandb_cfg, "project", default="dsn"),
+        group=study.study_name,
+        name=f"{study.study_name} summary",
+        job_type="sweep-summary",
+        dir=str(sweep_dir),
+        mode="offline" if offline else "online",
+        reinit="finish_previous",
+        config={"study": study.study_name, "directions": [d.name.lower() for d in study.directions]},
+    )
     n_complete = sum(r["state"] == COMPLETE.name for r in rows)
     run.log({"trials": table, **{k: wandb.Image(f) for k, f in figures.items()}})
     run.summary.update({"n_trials": len(rows), "n_complete": n_complete})

@@ -1,0 +1,203 @@
+"""Nothing silently wrong, nothing lost, cases 5-7: oversized and unusable inputs, heat maps, the cache.
+
+The whole fault list, one test per case (numbers in the names), each failing on the code
+before the fix: a wrong image size in dsn-eval (1), two runs in one directory (2), a kill that
+leaves last.ckpt dangling or a checkpoint damaged (3, 4), a changed config on a finished run
+(4), oversized images (5), same-named heat maps and unusable inputs (6), an unwritable or
+over-full cache (7), late and stale config errors (8), an unreachable weights download (9), the
+run's wall time and duplicated checkpoints (10)."""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO, compose, make_tree, write_image
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3", "figures.enabled=false"]
+
+
+def train_cfg(tmp_path, root, *extra, out="run"):
+    return compose("train", DEBUG + [f"data.root={root}", *extra], tmp_path / out)
+
+
+def cli(*args, timeout=180):
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def huge_png(path: Path, side: int = 20000) -> Path:
+    """A tiny file whose header claims ``side`` x ``side`` px (a decompression bomb's shape)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+# ---- 5: oversized images ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from dsn.train import train
+
+    tmp = tmp_path_factory.mktemp("faults")
+    root = make_tree(tmp / "data")
+    train(train_cfg(tmp, root, "data.val_fraction=0.2"))
+    return tmp / "run" / "checkpoints" / "last.ckpt"
+
+
+def test_5_an_oversized_image_is_one_error_row_and_training_names_it(tmp_path, checkpoint, toy_root):
+    from dsn.predict import predict
+    from dsn.train import train
+    from dsn.utils.image_files import ImageError
+
+    good = write_image(tmp_path / "in" / "good.png", __import__("numpy").random.default_rng(0))
+    bomb = huge_png(tmp_path / "in" / "bomb.png")
+    rows = predict(str(checkpoint), [str(bomb), str(good)], str(tmp_path / "p.csv"))
+    assert [r["path"] for r in rows] == [str(bomb), str(good)]
+    assert rows[0]["verdict"] == "error" and "20000x20000" in rows[0]["error"] and "max-pixels" in rows[0]["error"]
+    assert rows[1]["verdict"] in ("good", "defective")
+
+    huge_png(toy_root / "toy" / "train" / "good" / "zz_bomb.png")
+    with pytest.raises(ImageError, match=r"zz_bomb.png is 20000x20000 px .*data.max_pixels"):
+        train(train_cfg(tmp_path, toy_root))
+
+
+def test_5_edge_runtime_scores_every_file_it_can(tmp_path, checkpoint):
+    import numpy as np
+
+    from dsn.export import export
+
+    export(str(checkpoint), str(tmp_path / "m.onnx"), views=2)
+    good = write_image(tmp_path / "good.png", np.random.default_rng(1))
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    out = cli("dsn.deploy.edge", str(tmp_path / "m.onnx"), str(huge_png(tmp_path / "bomb.png")), str(good), str(text))
+    assert out.returncode == 2
+    lines = [line.split("\t") for line in out.stdout.strip().splitlines()]
+    assert [row[0] for row in lines] == [str(tmp_path / "bomb.png"), str(good), str(text)]
+    assert lines[0][2] == lines[2][2] == "error" and "max-pixels" in lines[0][3]
+    assert lines[1][2] in ("good", "defective") and float(lines[1][1]) >= 0
+    usage = cli("dsn.deploy.edge")
+    assert usage.returncode == 2 and "usage:" in usage.stderr and "IndexError" not in usage.stderr
+
+
+# ---- 6: every input a row, in order; unique heat maps --------------------------------------------
+
+
+def test_6_same_named_images_get_their_own_heat_maps_and_bad_inputs_their_rows(tmp_path, checkpoint):
+    import numpy as np
+
+    from dsn.predict import predict
+
+    rng = np.random.default_rng(2)
+    same = [write_image(tmp_path / d / "x.png", rng) for d in ("a", "b", "c")]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    link = tmp_path / "gone.png"
+    link.symlink_to(tmp_path / "nowhere.png")
+    (tmp_path / "empty").mkdir()
+    inputs = [str(same[2]), str(notes), str(link), str(tmp_path / "empty"), str(same[0]), str(same[1])]
+    rows = predict(str(checkpoint), inputs, str(tmp_path / "p.csv"), heatmaps=str(tmp_path / "maps"))
+    assert [r["path"] for r in rows] == inputs
+    assert [r["verdict"] == "error" for r in rows] == [False, True, True, True, False, False]
+    assert "not an image file" in rows[1]["error"] and "broken link" in rows[2]["error"]
+    assert "holds no image files" in rows[3]["error"]
+    assert len(list((tmp_path / "maps").glob("*.png"))) == 3
+
+
+def make_input(kind: str, folder: Path, i: int) -> str:
+    import numpy as np
+
+    p = folder / f"{i}_{kind}.png"
+    if kind == "good":
+        write_image(p, np.random.default_rng(i))
+    elif kind == "broken":
+        p.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    elif kind == "text":
+        p = p.with_suffix(".txt")
+        p.write_text("not an image")
+    elif kind == "link":
+        p.symlink_to(folder / "nowhere.png")
+    elif kind == "empty_dir":
+        p = folder / f"{i}_empty"
+        p.mkdir()
+    return str(p)  # "missing": a path that does not exist
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from(["good", "broken", "text", "link", "missing", "empty_dir"]), min_size=1, max_size=6)
+)
+def test_6_predict_gives_every_input_one_row_in_order(tmp_path_factory, checkpoint, kinds):
+    import csv
+
+    from dsn.predict import main as predict_main
+
+    folder = tmp_path_factory.mktemp("mix")
+    inputs = [make_input(kind, folder, i) for i, kind in enumerate(kinds)]
+    out = folder / "p.csv"
+    try:
+        predict_main([str(checkpoint), *inputs, "--out", str(out)])
+        code = 0
+    except SystemExit as exit_info:
+        code = exit_info.code
+    rows = list(csv.DictReader(open(out)))
+    assert [r["path"] for r in rows] == inputs
+    assert [r["verdict"] == "error" for r in rows] == [k != "good" for k in kinds]
+    assert code == (2 if any(k != "good" for k in kinds) else 0)
+
+
+# ---- 7: the cache is only a speed-up -------------------------------------------------------------
+
+
+def test_7_an_unwritable_cache_warns_and_the_run_goes_on(tmp_path, toy_root):
+    from dsn.train import train
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where the cache folder should be")  # root ignores chmod; this fails for all
+    cache = blocker / "cache"
+    with pytest.warns(UserWarning, match=f"cache folder {re.escape(str(cache))} cannot be written.*data.cache_dir"):
+        metrics = train(train_cfg(tmp_path, toy_root, f"data.cache_dir={cache}", f"feature_cache.dir={cache}"))
+    assert 0.0 <= metrics["auroc"] <= 1.0
+
+
+def test_7_the_cache_is_capped_least_recently_used_first(tmp_path, toy_root):
+    from dsn.cache import main as cache_main
+    from dsn.train import train
+    from dsn.utils.tensor_cache import cached_tensor, evict
+
+    cache = tmp_path / "cache"
+    for i, age in enumerate((300, 100, 200)):  # entry 0 used longest ago, then 2, then 1
+        cached_tensor(cache / f"e{i}.pt", lambda: torch.zeros(1000))
+        os.utime(cache / f"e{i}.pt", (time.time() - age,) * 2)
+    cached_tensor(cache / "e2.pt", lambda: torch.ones(1))  # a hit makes e2 the most recent
+    size = (cache / "e0.pt").stat().st_size
+    assert [p.name for p in evict([cache], 2 * size)] == ["e0.pt"]
+    assert sorted(p.name for p in cache.glob("*.pt")) == ["e1.pt", "e2.pt"]
+
+    train(
+        train_cfg(tmp_path, toy_root, f"data.cache_dir={cache}", f"feature_cache.dir={cache}", "feature_cache.max_gb=0")
+    )  # a run trims its cache folders to the cap
+    assert not list(cache.glob("*.pt"))
+    cached_tensor(cache / "e3.pt", lambda: torch.zeros(10))
+    cache_main(["--dir", str(cache), "--clear"])
+    assert not list(cache.glob("*.pt"))

@@ -1,0 +1,113 @@
+"""The layering written in dsn/__init__.py, checked on every module's imports (parsed, not run),
+and the file-size habit (no module over 300 lines)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+PACKAGE = REPO / "dsn"
+# level of each part: a module may import its own part and parts of a strictly lower level
+LEVEL = {"commands": 4, "engine": 3, "results": 2, "deploy": 2, "model": 1, "data": 1, "utils": 0}
+
+
+def part_of(module: str) -> str:
+    """``dsn.engine.training`` -> engine; ``dsn.train`` -> commands; ``dsn`` -> utils (CONF_DIR only)."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "utils"
+    return parts[1] if parts[1] in LEVEL else "commands"
+
+
+def imports(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+    return out
+
+
+def modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(REPO).with_suffix("")
+        name = ".".join(p for p in rel.parts if p != "__init__")
+        yield name, path
+
+
+@pytest.mark.parametrize("name, path", list(modules()), ids=lambda v: v if isinstance(v, str) else "")
+def test_imports_point_down_the_layers(name, path):
+    mine = part_of(name)
+    for imported in imports(path):
+        if imported.split(".")[0] != "dsn" or imported == "dsn":
+            continue
+        other = part_of(imported)
+        assert other == mine or LEVEL[other] < LEVEL[mine], f"{name} ({mine}) imports {imported} ({other})"
+
+
+@pytest.mark.parametrize("name, path", list(modules()), ids=lambda v: v if isinstance(v, str) else "")
+def test_frameworks_stay_in_their_layers(name, path):
+    top = {i.split(".")[0] for i in imports(path)}
+    part = part_of(name)
+    if part in ("model", "data", "results", "deploy", "utils"):
+        assert not top & {"hydra", "omegaconf"}, f"{name} uses Hydra: only commands and dsn.engine may"
+    if part in ("model", "utils", "deploy"):
+        assert not top & {"lightning", "wandb"}, f"{name} imports Lightning or W&B"
+    if part == "data":  # the LightningDataModule lives here, apart from its Dataset
+        assert "wandb" not in top and (name == "dsn.data.datamodule" or "lightning" not in top), name
+
+
+def test_edge_runtime_and_image_files_need_no_torch():
+    code = (
+        "import sys, dsn.deploy.edge, dsn.utils.image_files, dsn.utils.verdict\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_commands_alone_at_the_top_and_no_module_over_300_lines():
+    top = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    assert top == {"train", "evaluate", "predict", "export", "report", "size", "cache"}
+    long = {
+        str(p.relative_to(REPO)): n
+        for p in REPO.glob("*/**/*.py")
+        if ".venv" not in p.parts and (n := len(p.read_text().splitlines())) > 300
+    }
+    assert not long, long
+
+
+def test_what_the_config_builds_takes_no_defaults():
+    """One source of truth per setting: classes and functions built or fed from conf/ take every
+    setting by keyword with no default of their own (conf/ holds the values)."""
+    import inspect
+
+    from dsn.data import MVTecDataModule
+    from dsn.engine.feature_cache import cache_test_features, cache_train_features
+    from dsn.engine.lightning_module import DifferLightning
+    from dsn.model import CouplingFlow, DifferModel
+    from dsn.model.features import MultiScaleFeatures
+    from dsn.model.stack_features import embed_stack
+    from dsn.results.run_figures import write_run_figures
+    from hydra_plugins.dsn_sweeper.optuna_sweeper import DsnOptunaSweeper
+
+    for obj in (
+        MVTecDataModule,
+        DifferLightning,
+        DifferModel,
+        CouplingFlow,
+        MultiScaleFeatures,
+        DsnOptunaSweeper,
+        cache_test_features,
+        cache_train_features,
+        embed_stack,
+        write_run_figures,
+    ):
+        params = inspect.signature(obj).parameters.values()
+        with_default = [p.name for p in params if p.default is not inspect.Parameter.empty and p.name != "log_every_s"]
+        assert not with_default, f"{obj.__qualname__} has defaults of its own: {with_default}"
