@@ -1,55 +1,21 @@
 """Nothing silently wrong, nothing lost, cases 5-7: oversized and unusable inputs, heat maps, the cache.
 
-The whole fault list, one test per case (numbers in the names), each failing on the code
-before the fix: a wrong image size in dsn-eval (1), two runs in one directory (2), a kill that
-leaves last.ckpt dangling or a checkpoint damaged (3, 4), a changed config on a finished run
-(4), oversized images (5), same-named heat maps and unusable inputs (6), an unwritable or
-over-full cache (7), late and stale config errors (8), an unreachable weights download (9), the
-run's wall time and duplicated checkpoints (10)."""
+One test per case of the fault list (numbers in the names; the list and the other cases are in
+test_faults_runs.py), each failing on the code before the fix."""
 
 from __future__ import annotations
 
 import os
 import re
-import struct
-import subprocess
-import sys
 import time
-import zlib
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, compose, make_tree, write_image
+from conftest import make_tree, write_image
+from fault_helpers import cli, huge_png, train_cfg
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3", "figures.enabled=false"]
-
-
-def train_cfg(tmp_path, root, *extra, out="run"):
-    return compose("train", DEBUG + [f"data.root={root}", *extra], tmp_path / out)
-
-
-def cli(*args, timeout=180):
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
-
-
-def huge_png(path: Path, side: int = 20000) -> Path:
-    """A tiny file whose header claims ``side`` x ``side`` px (a decompression bomb's shape)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
-        + chunk(b"IEND", b"")
-    )
-    return path
-
 
 # ---- 5: oversized images ------------------------------------------------------------------------
 

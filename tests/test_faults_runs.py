@@ -14,44 +14,16 @@ import json
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import REPO, compose
+from fault_helpers import DEBUG, cli, train_cfg
 from omegaconf import OmegaConf
-
-DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3", "figures.enabled=false"]
-
-
-def train_cfg(tmp_path, root, *extra, out="run"):
-    return compose("train", DEBUG + [f"data.root={root}", *extra], tmp_path / out)
-
-
-def cli(*args, timeout=180):
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
-
-
-def huge_png(path: Path, side: int = 20000) -> Path:
-    """A tiny file whose header claims ``side`` x ``side`` px (a decompression bomb's shape)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
-        + chunk(b"IEND", b"")
-    )
-    return path
-
 
 # ---- 1: dsn-eval scores at the checkpoint's image size ------------------------------------------
 

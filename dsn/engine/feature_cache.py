@@ -33,23 +33,36 @@ def _key(module: DifferLightning, images: torch.Tensor, angles: torch.Tensor, ex
     return h.hexdigest()[:32]
 
 
-def _cached(cache_dir: str | None, name: str, key: str, compute) -> torch.Tensor:
-    return compute() if cache_dir is None else cached_tensor(Path(cache_dir) / f"{name}-{key}.pt", compute)
+def _serve_views(
+    module: DifferLightning,
+    dataset: MVTecDataset,
+    angles: torch.Tensor,
+    name: str,
+    extra: str,
+    *,
+    device,
+    cache_dir: str | None,
+    batch_images: int,
+) -> None:
+    """Features of ``angles`` [N, V] of every image of ``dataset``, from the cache or computed once;
+    the dataset then serves these vectors instead of its images."""
+    key = _key(module, dataset.images, angles, extra)
+
+    def compute() -> torch.Tensor:
+        return embed_stack(module.model, dataset.images, angles, device=device, batch_images=batch_images)
+
+    feats = compute() if cache_dir is None else cached_tensor(Path(cache_dir) / f"{name}-{key}.pt", compute)
+    dataset.use_features(feats)
 
 
 def cache_test_features(
     module: DifferLightning, test_set: MVTecDataset, *, device, cache_dir: str | None, batch_images: int
 ) -> None:
-    """Compute the T test views of every test image once; the dataset then serves vectors."""
+    """The T fixed test views of every test image, computed once (exact: the views are fixed)."""
     angles = module.test_angles(torch.arange(len(test_set)))
-    key = _key(module, test_set.images, angles, "test")
-    feats = _cached(
-        cache_dir,
-        "test-features",
-        key,
-        lambda: embed_stack(module.model, test_set.images, angles, device=device, batch_images=batch_images),
+    _serve_views(
+        module, test_set, angles, "test-features", "test", device=device, cache_dir=cache_dir, batch_images=batch_images
     )
-    test_set.use_features(feats)
 
 
 def cache_train_features(
@@ -62,15 +75,16 @@ def cache_train_features(
     cache_dir: str | None,
     batch_images: int,
 ) -> None:
-    """Compute ``bank_views`` seeded random rotations of every training image once (colour jitter
-    needs fresh views: :mod:`dsn.engine.config_checks` refuses it with the bank)."""
-    g = torch.Generator().manual_seed(seed * 31 + 17)
-    angles = random_angles((len(train_set), bank_views), g)
-    key = _key(module, train_set.images, angles, f"train:{bank_views}:{seed}")
-    feats = _cached(
-        cache_dir,
+    """``bank_views`` seeded random rotations of every training image, computed once (colour
+    jitter needs fresh views: :mod:`dsn.engine.config_checks` refuses it with the bank)."""
+    angles = random_angles((len(train_set), bank_views), torch.Generator().manual_seed(seed * 31 + 17))
+    _serve_views(
+        module,
+        train_set,
+        angles,
         "train-features",
-        key,
-        lambda: embed_stack(module.model, train_set.images, angles, device=device, batch_images=batch_images),
+        f"train:{bank_views}:{seed}",
+        device=device,
+        cache_dir=cache_dir,
+        batch_images=batch_images,
     )
-    train_set.use_features(feats)
