@@ -36,9 +36,9 @@ def train(cfg: DictConfig) -> dict:
         ckpt = checkpoint_to_resume(cfg)
         save_run_config(cfg, cfg.paths.output_dir)  # only now: a refused rerun keeps the finished run's config
         L.seed_everything(cfg.seed, workers=True)
+        module = build_module(cfg)  # before decoding images: unreachable weights fail in seconds
         datamodule = build_datamodule(cfg)
         datamodule.setup("fit")
-        module = build_module(cfg)
         peaks = {"data+model": peak_rss_mb()}  # high-water mark after each stage: which stage set the peak
         trainer = build_trainer(cfg)  # before the feature caches: a bad trainer setting fails in seconds
         ok = False
