@@ -133,7 +133,7 @@ class DsnOptunaSweeper(Sweeper):
             f"worker {self.worker} joined study '{self.study_name}' in {self.storage_url}: "
             f"{len(study.get_trials(deepcopy=False))} trials stored"
         )
-        failed_in_a_row = 0
+        failed_in_a_row, waiting = 0, False
         while True:
             optuna.storages.fail_stale_trials(study)  # only trials whose worker stopped beating
             n_complete, n_running = (len(study.get_trials(deepcopy=False, states=(s,))) for s in (COMPLETE, RUNNING))
@@ -141,9 +141,12 @@ class DsnOptunaSweeper(Sweeper):
                 break
             room = self.n_trials - n_complete - n_running
             if room <= 0:
-                log.info(f"{n_running} trial(s) of the budget running elsewhere: waiting in case one fails")
+                if not waiting:
+                    log.info(f"{n_running} trial(s) of the budget running elsewhere: waiting in case one fails")
+                waiting = True
                 time.sleep(min(self.heartbeat_interval, WAIT_POLL_S))
                 continue
+            waiting = False
             batch = self._ask(study, min(self.n_jobs, room))
             if not batch:
                 continue
