@@ -35,8 +35,9 @@ lines = [
     f"schedule of 192 passes), on the 2-core CPU VM; this table written {dt.date.today()} from the run's "
     f"CSV log by `{' '.join(['python', *sys.argv])}`.",
     "",
-    f"**The run is unfinished**: {last_pass} of 192 passes trained when this was written (it resumes "
-    "from its last checkpoint when the command is run again). Each row is the test-set AUROC after that "
+    f"**The run is unfinished**: {last_pass} of 192 passes trained when this was written (the "
+    "session's end stopped it; its checkpoints stay outside git, so the command resumes it only where "
+    "logs/mt_ref still is, and starts over elsewhere). Each row is the test-set AUROC after that "
     "many passes (the learning curve; with a constant learning rate it equals the last-epoch AUROC of "
     "a run of that length). Beside it, the same model, seed and schedule on dsn's own split "
     "(`magnetic_tile`, 2026-11-29 runs of `experiments/results/cpu_tables/`).",
