@@ -14,7 +14,7 @@ from pathlib import Path
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from dsn.utils.atomic import write_text_atomic
+from dsn.utils.atomic import write_atomic, write_text_atomic
 from dsn.utils.tables import markdown_table
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,10 @@ def write_summary(study: optuna.Study, sweep_dir: Path, storage_url: str, config
         + (_markdown(best_rows) if best_rows else "no trial has completed\n"),
     )
     figures = plots(study, n_obj) if best else {}
-    for name, fig in figures.items():
-        tmp = sweep_dir / f".{name}.tmp.png"
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
-        tmp.replace(sweep_dir / f"{name}.png")
+    for name, fig in figures.items():  # per-process temporary file: workers may end together
+        write_atomic(
+            sweep_dir / f"{name}.png", lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        )
     wandb_cfg = (config.get("logger") or {}).get("wandb")
     if wandb_cfg and "_target_" in wandb_cfg:
         log_wandb_summary(study, rows, figures, sweep_dir, wandb_cfg)
