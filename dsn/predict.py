@@ -14,10 +14,8 @@ verdict needs a threshold stored at training time (``data.val_fraction > 0``); w
 from __future__ import annotations
 
 import argparse
-import csv
 import glob
 import hashlib
-import io
 import math
 import os
 import sys
@@ -34,6 +32,7 @@ from dsn.model.gradient_maps import gradient_map
 from dsn.model.views import fixed_angles
 from dsn.results.plots import heat_map_png
 from dsn.utils.atomic import write_text_atomic
+from dsn.utils.tables import csv_text
 from dsn.utils.verdict import verdict
 
 
@@ -138,16 +137,8 @@ def predict(
             if heatmaps:
                 heat = gradient_map(model, images[i], n_rotations=t)
                 heat_map_png(images[i], heat, Path(heatmaps) / heatmap_name(item.path))
-    write_text_atomic(out, _csv(rows))
+    write_text_atomic(out, csv_text(rows, ["path", "score", "normalized_score", "verdict", "error"]))
     return rows
-
-
-def _csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["path", "score", "normalized_score", "verdict", "error"])
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,3 +10,15 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> s
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def csv_text(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
+    """CSV with a header; ``columns`` defaults to every key of the rows, in first-seen order."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns or dict.fromkeys(k for r in rows for k in r)))
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()

@@ -5,8 +5,6 @@ replaced atomically, so concurrent workers never leave a mixed file."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import warnings
 from pathlib import Path
@@ -15,7 +13,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from dsn.utils.atomic import write_atomic, write_text_atomic
-from dsn.utils.tables import markdown_table
+from dsn.utils.tables import csv_text, markdown_table
 
 log = logging.getLogger(__name__)
 COMPLETE = optuna.trial.TrialState.COMPLETE
@@ -37,15 +35,6 @@ def trial_rows(study: optuna.Study) -> list[dict]:
             }
         )
     return rows
-
-
-def _csv(rows: list[dict]) -> str:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def _markdown(rows: list[dict]) -> str:
@@ -77,9 +66,9 @@ def write_summary(study: optuna.Study, sweep_dir: Path, storage_url: str, config
     n_obj = len(study.directions)
     best = study.best_trials if any(t.state == COMPLETE for t in study.get_trials(deepcopy=False)) else []
     best_rows = [r for r in rows if r["trial"] in {t.number for t in best}]
-    write_text_atomic(sweep_dir / "all_trials.csv", _csv(rows))
+    write_text_atomic(sweep_dir / "all_trials.csv", csv_text(rows))
     if best_rows:
-        write_text_atomic(sweep_dir / "optimization_results.csv", _csv(best_rows))
+        write_text_atomic(sweep_dir / "optimization_results.csv", csv_text(best_rows))
     title = "Best trial" if n_obj == 1 else "Pareto front"
     write_text_atomic(
         sweep_dir / "optimization_results.md",
