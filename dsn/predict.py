@@ -28,7 +28,6 @@ from tqdm import tqdm
 from dsn.data.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, is_image_file, load_image
 from dsn.engine.checkpoints import load_module
 from dsn.engine.threshold import normalize
-from dsn.model.gradient_maps import gradient_map
 from dsn.model.views import fixed_angles
 from dsn.results.plots import heat_map_png
 from dsn.utils.atomic import write_text_atomic
@@ -135,7 +134,7 @@ def predict(
                 }
             )
             if heatmaps:
-                heat = gradient_map(model, images[i], n_rotations=t)
+                heat = model.anomaly_map(images[i], n_rotations=t)
                 heat_map_png(images[i], heat, Path(heatmaps) / heatmap_name(item.path))
     write_text_atomic(out, csv_text(rows, ["path", "score", "normalized_score", "verdict", "error"]))
     return rows

@@ -21,16 +21,29 @@ from pathlib import Path
 
 from dsn.utils.tables import markdown_table
 
-PRESETS = ("differsqueezenet", "differnet", "differlite0")  # conf/model/<name>.yaml, measured as they are
+# conf/model/<name>.yaml, measured as they are: the flows, then the same-feature baselines
+PRESETS = ("differsqueezenet", "differnet", "differlite0", "knn", "knn_alexnet", "patchcore")
 # local weights file of a backbone in --weights-dir (others come from torchvision or their package)
 WEIGHT_FILES = {"squeezenet1_1": "squeezenet1_1_imagenet.pth", "alexnet": "alexnet_features_imagenet.pth"}
 
 
-def measure_one(name: str, weights_dir: str | None, image_size: int, views: int, repeats: int) -> dict:
+def bank_rows(hp: dict, train_images: int, bank_views: int) -> int:
+    """Rows a baseline's bank holds after fitting ``train_images`` images (the bank's size, and so
+    the model file and the scoring cost, depend on the training set; the flow's do not)."""
+    per_image = bank_views if hp["train_rotations"] else 1
+    if hp["detector"] == "patch":
+        per_image *= hp["grid"] ** 2
+    rows = train_images * per_image
+    return rows if hp["bank_size"] is None else min(rows, hp["bank_size"])
+
+
+def measure_one(
+    name: str, weights_dir: str | None, image_size: int, views: int, repeats: int, train_images: int, bank_views: int
+) -> dict:
     import torch
 
     from dsn.engine.instantiate import model_preset
-    from dsn.model import DifferModel
+    from dsn.model.registry import model_from_hparams
     from dsn.model.views import fixed_angles
     from dsn.utils.memory import peak_memory_mb
     from dsn.utils.timing import median_ms
@@ -40,7 +53,11 @@ def measure_one(name: str, weights_dir: str | None, image_size: int, views: int,
     file = WEIGHT_FILES.get(hp["backbone"])
     weights = str(Path(weights_dir) / file) if weights_dir and file else "imagenet"
     rss_before = peak_memory_mb()["peak_rss_mb"]
-    model = DifferModel.from_hparams({**hp, "weights": weights}).eval()
+    model = model_from_hparams({**hp, "weights": weights}).eval()
+    rows = 0
+    if hasattr(model, "memory"):  # a baseline: a bank of the size real training data gives
+        rows = bank_rows(hp, train_images, bank_views)
+        model.memory.rows = torch.randn(rows, model.memory.rows.shape[1])
     with tempfile.TemporaryDirectory() as d:
         torch.save(model.state_dict(), Path(d) / "model.pt")
         file_mb = (Path(d) / "model.pt").stat().st_size / 2**20
@@ -52,7 +69,9 @@ def measure_one(name: str, weights_dir: str | None, image_size: int, views: int,
         "preset": name,
         "backbone": hp["backbone"],
         "backbone_params": sum(p.numel() for p in model.features.parameters()),
-        "flow_params": sum(p.numel() for p in model.flow.parameters()),
+        "flow_params": sum(p.numel() for p in model.flow.parameters()) if hasattr(model, "flow") else 0,
+        "bank_rows": rows,
+        "bank_floats": rows * (model.memory.rows.shape[1] if rows else 0),
         "model_file_mb": round(file_mb, 1),
         "peak_rss_mb_scoring_one_image": peak_memory_mb()["peak_rss_mb"],
         "rss_mb_after_imports": rss_before,
@@ -67,11 +86,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--image-size", type=int, default=0, help="default: the preset's data.image_size")
     ap.add_argument("--views", type=int, default=0, help="test rotations T; default: the preset's model.test_views")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--train-images", type=int, default=209, help="baselines' bank: training images (bottle: 209)")
+    ap.add_argument(
+        "--bank-views", type=int, default=64, help="baselines' bank: views per image (feature_cache.bank_views)"
+    )
     ap.add_argument("--out", default="experiments/results/size")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(measure_one(args.one, args.weights_dir, args.image_size, args.views, args.repeats)))
+        print(
+            json.dumps(
+                measure_one(
+                    args.one,
+                    args.weights_dir,
+                    args.image_size,
+                    args.views,
+                    args.repeats,
+                    args.train_images,
+                    args.bank_views,
+                )
+            )
+        )
         return
     rows = []
     for name in PRESETS:
@@ -87,6 +122,10 @@ def main(argv: list[str] | None = None) -> None:
             str(args.views),
             "--repeats",
             str(args.repeats),
+            "--train-images",
+            str(args.train_images),
+            "--bank-views",
+            str(args.bank_views),
         ]
         if args.weights_dir:
             cmd += ["--weights-dir", args.weights_dir]
@@ -98,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         "preset",
         "backbone params",
         "flow params",
+        "bank (rows x width)",
         "model file (MB)",
         "peak RSS scoring 1 image (MB)",
         "RSS after imports (MB)",
@@ -111,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{r['preset']} ({r['backbone']})",
                 f"{r['backbone_params']:,}",
                 f"{r['flow_params']:,}",
+                f"{r['bank_rows']:,} x {r['bank_floats'] // r['bank_rows']}" if r["bank_rows"] else "-",
                 r["model_file_mb"],
                 r["peak_rss_mb_scoring_one_image"],
                 r["rss_mb_after_imports"],

@@ -55,3 +55,34 @@ def test_several_ranks_for_one_run_are_refused(tmp_path, overrides):
     cfg = compose("train", ["debug=default", *overrides], tmp_path)
     with pytest.raises(ValueError, match=r"one flow per process, but trainer.devices=2 .* start 2"):
         build_trainer(cfg)
+
+
+@pytest.mark.parametrize(
+    "baseline, flow",
+    [("knn", "differsqueezenet"), ("knn_alexnet", "differnet"), ("knn_full_1scale", "squeezenet_full_1scale")],
+)
+def test_each_knn_baseline_sees_exactly_its_flows_input(tmp_path, baseline, flow):
+    import torch
+
+    from dsn.engine.instantiate import build_module
+
+    built = {}
+    for name in (baseline, flow):
+        cfg = compose("train", [f"model={name}", "model.weights=none"], tmp_path)
+        built[name] = build_module(cfg)
+    knn, differ = built[baseline], built[flow]
+    assert type(knn).__name__ == "KNNLightning"
+    for key in ("backbone", "n_features", "n_scales", "rotation_mode", "scale_mode", "test_views", "test_angles"):
+        assert knn.hparams[key] == differ.hparams[key], key
+    knn.model.features.load_state_dict(differ.model.features.state_dict())  # same layers, same names
+    x = torch.rand(2, 3, 256, 256)  # AlexNet's full block needs 64 px at the 1/4 scale
+    angles = torch.tensor([[0.0, 45.0], [90.0, 10.0]])
+    assert torch.equal(knn.model.embed(x, angles), differ.model.embed(x, angles))
+
+
+def test_backbone_comparison_puts_the_baselines_beside_the_flows(tmp_path):
+    cfg = compose("train", ["experiment=backbone_comparison", "model.weights=none"], tmp_path)
+    models = cfg.hydra.sweeper.params.model.split(",")
+    assert {"knn", "knn_alexnet", "patchcore"} <= set(models) and "differsqueezenet" in models
+    for name in models:  # every listed preset composes
+        compose("train", ["experiment=backbone_comparison", f"model={name}"], tmp_path)

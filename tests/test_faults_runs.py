@@ -211,14 +211,14 @@ def message_strings(path: Path) -> list[str]:
 def test_8_every_key_named_in_a_message_exists(tmp_path):
     cfg = compose("train", ["hparams_search=paper_random"], tmp_path)
     cfg_eval = compose("eval", [], tmp_path / "e")
+    baselines = [compose("train", [f"model={m}"], tmp_path / m) for m in ("knn", "patchcore")]
     files = list((REPO / "dsn").rglob("*.py")) + list((REPO / "hydra_plugins").rglob("*.py"))
     named = {m for f in files for s in message_strings(f) for m in KEY.findall(s)}
     assert {"model.lr", "feature_cache.bank_views", "data.max_pixels"} <= named  # the scan finds messages
     missing = sorted(
         k
         for k in named
-        if OmegaConf.select(cfg, k, default="<absent>") == "<absent>"
-        and OmegaConf.select(cfg_eval, k, default="<absent>") == "<absent>"
+        if all(OmegaConf.select(c, k, default="<absent>") == "<absent>" for c in [cfg, cfg_eval, *baselines])
     )
     assert not missing, f"messages name keys that do not exist: {missing}"
 

@@ -137,3 +137,17 @@ def test_wandb_logs_offline_by_default_without_network(tmp_path, toy_root):
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and any(runs[0].glob("*.wandb"))  # a local run file `wandb sync` can upload
     assert metrics["auroc"] is not None
+
+
+def test_a_run_of_any_length_ends_with_a_checkpoint_of_its_final_weights(tmp_path, toy_root):
+    # checkpoints follow the meta-epochs (every 2nd pass here); a 3-pass run used to end with the
+    # pass-2 weights on disk, so dsn-eval and dsn-predict scored another model than the run did
+    _, metrics = run(tmp_path, toy_root, "trainer.max_epochs=3", "callbacks.model_checkpoint.every_n_epochs=2")
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    assert ckpt.is_symlink() and load_module(ckpt).trained_epochs == 3
+    ev_cfg = compose(
+        "eval",
+        [f"data.root={toy_root}", "data.category=toy", f"ckpt_path={ckpt}", "trainer.accelerator=cpu"],
+        tmp_path / "eval",
+    )
+    assert evaluate(ev_cfg)["scores"] == pytest.approx(metrics["scores"], rel=1e-5)

@@ -13,19 +13,24 @@ the backbone is rebuilt without downloading: its weights are inside the checkpoi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from dsn.engine.detector_module import DetectorLightning
 from dsn.engine.lightning_module import DifferLightning
+from dsn.engine.memory_bank_module import MODULES
 from dsn.utils.atomic import write_atomic
 
-REQUIRED_HPARAMS = ("backbone", "n_features", "n_scales", "n_blocks", "hidden")
+REQUIRED_HPARAMS = ("backbone",)  # every detector has one
+# the Lightning module of each ``detector`` hyperparameter (flow checkpoints have none)
+MODULE_OF = {"flow": DifferLightning, **MODULES}
 
 
-def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> DifferLightning:
+def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> DetectorLightning:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist (setting ckpt_path)")
@@ -41,9 +46,9 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> D
         raise ValueError(f"checkpoint {path} is not a dsn checkpoint (no model hyperparameters or state dict)")
     hp = {**hp, "weights": "none"}  # the backbone's weights come from the state dict below
     try:
-        module = DifferLightning(**hp)
+        module = MODULE_OF[hp.get("detector", "flow")](**hp)
         module.load_state_dict(ckpt["state_dict"], strict=True)
-    except (TypeError, RuntimeError) as err:
+    except (TypeError, RuntimeError, KeyError) as err:
         raise ValueError(f"checkpoint {path} does not fit this version of dsn: {str(err)[:300]}") from err
     module.eval()
     module.trained_epochs = trained_epochs(ckpt)
@@ -67,6 +72,32 @@ def trained_epochs(ckpt: dict) -> int:
         return done
     except (KeyError, TypeError, AttributeError):
         return int(ckpt.get("epoch", -1)) + 1
+
+
+def save_final_checkpoint(trainer, output_dir: str | Path) -> None:
+    """After a fit: a checkpoint of the final weights, unless the newest one already holds them.
+    The checkpoint callback saves every 8th pass; a run of another length (or a baseline's single
+    pass) would otherwise end with nothing for dsn-eval, dsn-predict or a resume to load. Only
+    runs that keep a ``last.ckpt`` (``callbacks.model_checkpoint``) get one: sweeps that turned
+    checkpoints off stay without."""
+    ckpt_dir = Path(output_dir) / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    callback = trainer.checkpoint_callback
+    if trainer.current_epoch < 1 or callback is None or not callback.save_last:
+        return
+    if last.is_file():
+        try:
+            held = trained_epochs(torch.load(last, map_location="cpu", weights_only=True, mmap=True))
+        except Exception:  # a damaged newest checkpoint: write the final state beside it
+            held = -1
+        if held >= trainer.current_epoch:
+            return
+    name = f"epoch{trainer.current_epoch - 1:03d}.ckpt"
+    trainer.save_checkpoint(ckpt_dir / name)
+    tmp = ckpt_dir / f".last.ckpt.tmp{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(name)  # relative, as Lightning's own link
+    os.replace(tmp, last)
 
 
 class StreamingCheckpointIO(TorchCheckpointIO):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from dsn.model.backbones import BACKBONES, valid_widths
+from dsn.model.memory_bank import METRICS, SUBSAMPLERS
 
 
 class ConfigError(ValueError):
@@ -59,20 +60,40 @@ def check_data(cfg: DictConfig) -> None:
 
 def check_model(cfg: DictConfig) -> None:
     _choice(cfg, "model.backbone", set(BACKBONES))
+    detector = cfg.model.get("detector", "flow")  # flow presets have no such key
+    if detector != "flow":
+        _choice(cfg, "model.detector", {"knn", "patch"})
     widths = valid_widths(cfg.model.backbone)
-    if _get(cfg, "model.n_features") not in widths:
+    if detector == "patch":
+        taps = _get(cfg, "model.patch_taps")
+        if not (OmegaConf.is_list(taps) and taps and all(t in widths for t in taps)):
+            raise ConfigError(
+                f"model.patch_taps must be a list of widths backbone '{cfg.model.backbone}' can be tapped at "
+                f"({widths}), got {taps!r}"
+            )
+        for key in ("model.neighbourhood", "model.grid"):
+            _int(cfg, key)
+        _number(cfg, "model.sigma", 0.0)
+    elif _get(cfg, "model.n_features") not in widths:
         raise ConfigError(
             f"model.n_features must be a width backbone '{cfg.model.backbone}' can be tapped at, "
             f"one of {widths}; got {_get(cfg, 'model.n_features')!r}"
         )
-    for key in (
-        "model.n_scales",
-        "model.n_blocks",
-        "model.hidden",
-        "model.train_views",
-        "model.test_views",
-        "model.chunk",
-    ):
+    for key in ("model.train_views", "model.test_views", "model.chunk"):
+        _int(cfg, key)
+    _choice(cfg, "model.test_angles", {"fixed", "random"})
+    _choice(cfg, "model.rotation_mode", {"nearest", "bilinear"})
+    if detector != "patch":
+        _int(cfg, "model.n_scales")
+        _choice(cfg, "model.scale_mode", {"nearest", "bilinear"})
+    if detector == "flow":
+        _check_flow(cfg)
+    else:
+        _check_memory_bank(cfg)
+
+
+def _check_flow(cfg: DictConfig) -> None:
+    for key in ("model.n_blocks", "model.hidden"):
         _int(cfg, key)
     for key in ("model.clamp", "model.lr", "model.eps"):
         _number(cfg, key, 0.0, low_open=True)
@@ -84,9 +105,16 @@ def check_model(cfg: DictConfig) -> None:
         OmegaConf.is_list(betas) and len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
     ):
         raise ConfigError(f"model.betas must be two numbers in [0, 1), got {betas!r}")
-    _choice(cfg, "model.test_angles", {"fixed", "random"})
-    for key in ("model.rotation_mode", "model.scale_mode"):
-        _choice(cfg, key, {"nearest", "bilinear"})
+
+
+def _check_memory_bank(cfg: DictConfig) -> None:
+    _int(cfg, "model.k")
+    _choice(cfg, "model.metric", set(METRICS))
+    _choice(cfg, "model.subsample", set(SUBSAMPLERS))
+    if _get(cfg, "model.bank_size") is not None:  # None: keep every training row
+        _int(cfg, "model.bank_size")
+    if not isinstance(_get(cfg, "model.train_rotations"), bool):
+        raise ConfigError(f"model.train_rotations must be true or false, got {_get(cfg, 'model.train_rotations')!r}")
 
 
 def check_train_config(cfg: DictConfig) -> None:
@@ -105,7 +133,7 @@ def check_train_config(cfg: DictConfig) -> None:
                 f"model.train_views={cfg.model.train_views} (each step picks that many views per image "
                 f"from the bank)"
             )
-        jitter = [k for k in ("brightness", "contrast", "saturation") if cfg.model[k]]
+        jitter = [k for k in ("brightness", "contrast", "saturation") if cfg.model.get(k)]
         if jitter:
             raise ConfigError(
                 f"model.{jitter[0]} (colour jitter) needs fresh views every step: set "

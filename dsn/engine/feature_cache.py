@@ -14,17 +14,20 @@ from pathlib import Path
 import torch
 
 from dsn.data.dataset import MVTecDataset
-from dsn.engine.lightning_module import DifferLightning
+from dsn.engine.detector_module import DetectorLightning
 from dsn.model.stack_features import embed_stack
-from dsn.model.views import random_angles
 from dsn.utils.tensor_cache import cached_tensor
 
 
-def _key(module: DifferLightning, images: torch.Tensor, angles: torch.Tensor, extra: str) -> str:
+def _key(module: DetectorLightning, images: torch.Tensor, angles: torch.Tensor, extra: str) -> str:
     hp = module.hparams
+    # pooled features: the settings that shape them (a baseline without colour jitter has the
+    # flow's key, so a global kNN reuses the flow's cached views); patch features add their own
+    patch = f"patch:{hp.patch_taps}:{hp.neighbourhood}:{hp.grid}:" if "patch_taps" in hp else ""
     h = hashlib.sha256(
-        f"{hp.backbone}:{hp.n_features}:{hp.n_scales}:{hp.rotation_mode}:{hp.scale_mode}:"
-        f"{hp.brightness}:{hp.contrast}:{hp.saturation}:{extra}".encode()
+        f"{patch}{hp.backbone}:{hp.get('n_features')}:{hp.get('n_scales')}:{hp.rotation_mode}:"
+        f"{hp.get('scale_mode')}:{hp.get('brightness', 0.0)}:{hp.get('contrast', 0.0)}:"
+        f"{hp.get('saturation', 0.0)}:{extra}".encode()
     )
     h.update(images.numpy().tobytes())
     h.update(angles.numpy().tobytes())
@@ -34,7 +37,7 @@ def _key(module: DifferLightning, images: torch.Tensor, angles: torch.Tensor, ex
 
 
 def _serve_views(
-    module: DifferLightning,
+    module: DetectorLightning,
     dataset: MVTecDataset,
     angles: torch.Tensor,
     name: str,
@@ -56,7 +59,7 @@ def _serve_views(
 
 
 def cache_test_features(
-    module: DifferLightning, test_set: MVTecDataset, *, device, cache_dir: str | None, batch_images: int
+    module: DetectorLightning, test_set: MVTecDataset, *, device, cache_dir: str | None, batch_images: int
 ) -> None:
     """The T fixed test views of every test image, computed once (exact: the views are fixed)."""
     angles = module.test_angles(torch.arange(len(test_set)))
@@ -66,7 +69,7 @@ def cache_test_features(
 
 
 def cache_train_features(
-    module: DifferLightning,
+    module: DetectorLightning,
     train_set: MVTecDataset,
     *,
     bank_views: int,
@@ -75,9 +78,10 @@ def cache_train_features(
     cache_dir: str | None,
     batch_images: int,
 ) -> None:
-    """``bank_views`` seeded random rotations of every training image, computed once (colour
-    jitter needs fresh views: :mod:`dsn.engine.config_checks` refuses it with the bank)."""
-    angles = random_angles((len(train_set), bank_views), torch.Generator().manual_seed(seed * 31 + 17))
+    """``bank_views`` seeded random rotations of every training image (the module's
+    ``bank_angles``), computed once (colour jitter needs fresh views:
+    :mod:`dsn.engine.config_checks` refuses it with the bank)."""
+    angles = module.bank_angles(len(train_set), bank_views, seed)
     _serve_views(
         module,
         train_set,

@@ -6,27 +6,45 @@ plain values.
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from pathlib import Path
 
 import lightning as L
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dsn import CONF_DIR
 from dsn.data import MVTecDataModule
 from dsn.engine.checkpoints import StreamingCheckpointIO
+from dsn.engine.detector_module import DetectorLightning
 from dsn.engine.lightning_module import DifferLightning
 from dsn.engine.loggers import wandb_identity
+
+# settings of the flow's module that a baseline's module does not take
+FLOW_ONLY = frozenset(inspect.signature(DifferLightning.__init__).parameters) - {"self"}
 
 
 def build_datamodule(cfg: DictConfig) -> MVTecDataModule:
     return instantiate(cfg.data)
 
 
-def build_module(cfg: DictConfig) -> DifferLightning:
+def build_module(cfg: DictConfig) -> DetectorLightning:
+    """The Lightning module of ``cfg.model``. Flow settings given to a baseline (by a preset such
+    as ``debug=default`` or a sweep's search space) are dropped with a warning naming them: they
+    have no meaning there, and the run stays what the preset says it is."""
+    node = cfg.model
+    params = inspect.signature(get_class(node._target_).__init__).parameters
+    stray = [k for k in node if k != "_target_" and k not in params and k in FLOW_ONLY]
+    if stray:
+        warnings.warn(
+            f"{', '.join('model.' + k for k in stray)} only apply to a flow; {node._target_} ignores them",
+            stacklevel=2,
+        )
+        node = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k not in stray}
     try:
-        return instantiate(cfg.model, _convert_="all")
+        return instantiate(node, _convert_="all")
     except InstantiationException as err:  # Hydra's wrapper hides our message behind its own
         raise (err.__cause__ or err) from None
 

@@ -15,7 +15,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
-from dsn.engine.checkpoints import trained_epochs
+from dsn.engine.checkpoints import save_final_checkpoint, trained_epochs
 from dsn.engine.config_checks import check_train_config
 from dsn.engine.feature_cache import cache_test_features, cache_train_features
 from dsn.engine.instantiate import build_datamodule, build_module, build_trainer, last_checkpoint
@@ -93,6 +93,7 @@ def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None
     # passes the weights had seen before this fit: 0, or where a resumed / continued run left off
     from_epoch = trained_epochs(torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)) if ckpt else 0
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
+    save_final_checkpoint(trainer, cfg.paths.output_dir)
     peaks["fit"] = peak_rss_mb()
     decision = set_decision_threshold(module, datamodule.threshold_set, trainer, device, fc, cfg)
     metrics = {}

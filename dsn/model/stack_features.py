@@ -10,12 +10,12 @@ import time
 
 import torch
 
-from dsn.model.torch_model import DifferModel
+from dsn.model.embedder import ViewEmbedder
 
 
 @torch.no_grad()
 def embed_stack(
-    model: DifferModel,
+    model: ViewEmbedder,
     images: torch.Tensor,
     angles: torch.Tensor,
     *,

@@ -6,20 +6,16 @@ Data flows one way: image -> views -> frozen backbone at n scales -> pooled feat
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Mapping
-
 import torch
-from torch import nn
 
 from dsn.model.backbones import build_backbone
+from dsn.model.embedder import ViewEmbedder
 from dsn.model.features import MultiScaleFeatures
 from dsn.model.flow import CouplingFlow
-from dsn.model.loss import view_scores
-from dsn.model.views import jitter, normalize, rotate, to_unit
+from dsn.model.loss import view_scores as mean_square
 
 
-class DifferModel(nn.Module):
+class DifferModel(ViewEmbedder):
     """Frozen backbone + multi-scale pooling + coupling flow.
 
     Args:
@@ -55,65 +51,9 @@ class DifferModel(nn.Module):
         self.rotation_mode = rotation_mode
         self.chunk = chunk
 
-    @classmethod
-    def from_hparams(cls, hparams: Mapping) -> DifferModel:
-        """The model part of a run's hyperparameters (a config's ``model`` node, a checkpoint's)."""
-        names = inspect.signature(cls.__init__).parameters.keys() - {"self"}
-        return cls(**{k: hparams[k] for k in names})
-
     @property
     def n_flow_features(self) -> int:
         return self.flow.n_features
-
-    def embed(
-        self,
-        images: torch.Tensor,
-        angles: torch.Tensor,
-        brightness: float = 0.0,
-        contrast: float = 0.0,
-        saturation: float = 0.0,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """Features of each image under each of its rotations: images [B, 3, H, W] (uint8 or
-        float in [0, 1]), angles [B, V] degrees -> [B, V, n_flow_features].
-
-        Runs without autograd unless ``images`` requires grad (gradient maps)."""
-        b, v = angles.shape
-        if images.shape[0] != b:
-            raise ValueError(f"{images.shape[0]} images but angles for {b}")
-        track = images.requires_grad
-        out = []
-        with torch.set_grad_enabled(track and torch.is_grad_enabled()):
-            flat_idx = torch.arange(b, device=images.device).repeat_interleave(v)
-            flat_angles = angles.reshape(-1)
-            for start in range(0, b * v, self.chunk):
-                idx = flat_idx[start : start + self.chunk]
-                out.append(
-                    self.view_features(
-                        to_unit(images[idx]),
-                        flat_angles[start : start + self.chunk],
-                        brightness,
-                        contrast,
-                        saturation,
-                        generator,
-                    )
-                )
-        return torch.cat(out).view(b, v, -1)
-
-    def view_features(
-        self,
-        x: torch.Tensor,
-        angles: torch.Tensor,
-        brightness: float = 0.0,
-        contrast: float = 0.0,
-        saturation: float = 0.0,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """One view per image: [N, 3, H, W] in [0, 1], angles [N] -> features [N, F]."""
-        x = rotate(x, angles, self.rotation_mode)
-        if brightness or contrast or saturation:
-            x = jitter(x, brightness, contrast, saturation, generator)
-        return self.features(normalize(x))
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Flow on features [..., F] -> (z [..., F], log|det J| [...])."""
@@ -121,11 +61,8 @@ class DifferModel(nn.Module):
         z, logdet = self.flow(features.reshape(-1, features.shape[-1]))
         return z.view(*lead, -1), logdet.view(lead)
 
-    def score_features(self, features: torch.Tensor) -> torch.Tensor:
-        """Anomaly score per image: mean of z^2 over its T views and the features. [B, T, F] -> [B]."""
-        z, _ = self(features)
-        return view_scores(z).mean(dim=1)
-
-    def score(self, images: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-        """Anomaly score of each image over its views: images [B, 3, H, W], angles [B, T] -> [B]."""
-        return self.score_features(self.embed(images, angles))
+    def view_scores(self, features: torch.Tensor) -> torch.Tensor:
+        """Mean z² of each view's flow output: [N, F] -> [N] (the log-det is left out, as in the
+        reference)."""
+        z, _ = self.flow(features)
+        return mean_square(z)

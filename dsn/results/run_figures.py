@@ -7,7 +7,6 @@ from pathlib import Path
 import torch
 
 from dsn.data.dataset import MVTecDataset
-from dsn.model.gradient_maps import gradient_map
 from dsn.results.metrics import UndefinedAUROC, has_both_classes, pixel_auroc
 from dsn.results.plots import gradient_maps_png, roc_curve_png, score_histogram_png
 
@@ -34,7 +33,7 @@ def write_run_figures(
     model = module.model.eval()
     chosen = _spread_defective(test_set, gradient_maps)
     todo = range(len(test_set)) if with_pixel_auroc else chosen
-    maps = {i: gradient_map(model, test_set.images[i], map_rotations).cpu() for i in todo}
+    maps = {i: model.anomaly_map(test_set.images[i], map_rotations).cpu() for i in todo}
     if chosen:
         titles = [
             f"{test_set.samples[i].defect} / {test_set.samples[i].path.name}  score {scores[i]:.3g}" for i in chosen

@@ -13,17 +13,20 @@ def run_metrics(module, test_set: MVTecDataset, epochs: int, wall_time_s: float)
         "category": hp.category,
         "model": hp.name,
         "backbone": hp.backbone,
-        "n_features": hp.n_features,
-        "n_scales": hp.n_scales,
-        "n_blocks": hp.n_blocks,
-        "hidden": hp.hidden,
+        "detector": hp.get("detector", "flow"),
+        **{
+            k: hp[k]
+            for k in ("n_features", "n_scales", "n_blocks", "hidden", "patch_taps", "k", "bank_size")
+            if k in hp
+        },
         "seed": hp.seed,
         "test_views": hp.test_views,
         "epochs": epochs,
         "wall_time_s": round(wall_time_s, 1),
         "n_test_good": int((test_set.labels == 0).sum()),
         "n_test_defective": int((test_set.labels == 1).sum()),
-        "flow_params": sum(p.numel() for p in module.model.flow.parameters()),
+        "flow_params": sum(p.numel() for p in module.model.flow.parameters()) if hasattr(module.model, "flow") else 0,
+        "bank_rows": int(module.model.memory.rows.shape[0]) if hasattr(module.model, "memory") else 0,
         "backbone_params": sum(p.numel() for p in module.model.features.parameters()),
         "curve_test_auroc": [list(c) for c in module.curve],
         **module.fit_stats,

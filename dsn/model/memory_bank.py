@@ -1,0 +1,124 @@
+"""Memory banks of training features: nearest-neighbour distances and bank subsampling.
+
+Shared by the two same-feature baselines (global kNN on pooled features, PatchCore-style patch
+bank). Pure tensor functions; every random choice takes an explicit seed.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+SUBSAMPLERS = ("all", "random", "coreset")
+METRICS = ("l2", "cosine")
+
+
+def nearest_distances(
+    queries: torch.Tensor, bank: torch.Tensor, k: int, metric: str = "l2", chunk: int = 4096
+) -> torch.Tensor:
+    """Distances of each query [N, D] to its ``k`` nearest rows of ``bank`` [M, D], ascending: [N, k].
+
+    ``l2``: Euclidean distance; ``cosine``: 1 - cosine similarity. Computed in chunks of queries
+    through one matrix product each (memory ``chunk x M``); differentiable in ``queries``."""
+    if metric not in METRICS:
+        raise ValueError(f"model.metric must be one of {METRICS}, got {metric!r}")
+    if bank.numel() == 0:
+        raise ValueError("the memory bank is empty: fit the model on training features first")
+    if queries.shape[-1] != bank.shape[-1]:
+        raise ValueError(
+            f"features of width {queries.shape[-1]} against a bank of width {bank.shape[-1]}: the "
+            f"checkpoint was fitted with other feature settings"
+        )
+    k = min(k, bank.shape[0])
+    bank = bank.to(queries)
+    if metric == "cosine":
+        bank = torch.nn.functional.normalize(bank, dim=1)
+    else:  # centred on the bank's mean: same distances, smaller norms, less cancellation in the sqrt
+        centre = bank.mean(dim=0)
+        bank, queries = bank - centre, queries - centre
+    bank_sq = bank.pow(2).sum(dim=1)
+    out = []
+    for start in range(0, queries.shape[0], chunk):
+        q = queries[start : start + chunk]
+        if metric == "cosine":
+            d = 1.0 - torch.nn.functional.normalize(q, dim=1) @ bank.T
+        else:
+            d = (q.pow(2).sum(dim=1, keepdim=True) + bank_sq - 2.0 * q @ bank.T).clamp_min(0.0).sqrt()
+        out.append(d.topk(k, dim=1, largest=False).values)
+    return torch.cat(out)
+
+
+def subsample(features: torch.Tensor, size: int | None, method: str, seed: int) -> torch.Tensor:
+    """At most ``size`` rows of ``features`` [N, D]: all of them, a seeded random subset, or a
+    greedy coreset (:func:`greedy_coreset`). ``size`` None or >= N keeps every row."""
+    if method not in SUBSAMPLERS:
+        raise ValueError(f"model.subsample must be one of {SUBSAMPLERS}, got {method!r}")
+    n = features.shape[0]
+    if method == "all" or size is None or size >= n:
+        return features.clone()
+    if method == "random":
+        idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size]
+        return features[idx.sort().values].clone()
+    return features[greedy_coreset(features, size, seed)].clone()
+
+
+def greedy_coreset(features: torch.Tensor, size: int, seed: int, projection: int = 128) -> torch.Tensor:
+    """Indices of ``size`` rows chosen by greedy k-center selection (PatchCore's coreset): each
+    next row is the one farthest from all rows chosen so far, so the bank covers the feature
+    distribution's extent, not just its dense middle. Distances are measured after a seeded
+    random projection to ``projection`` dimensions (Johnson-Lindenstrauss), as PatchCore does,
+    which makes a step cost N x ``projection``."""
+    n, d = features.shape
+    g = torch.Generator().manual_seed(seed)
+    x = features.float()
+    if d > projection:
+        x = x @ (torch.randn(d, projection, generator=g) / projection**0.5)
+    sq = x.pow(2).sum(dim=1)
+    chosen = torch.empty(size, dtype=torch.long)
+    chosen[0] = int(torch.randint(n, (1,), generator=g))
+    min_d = sq + sq[chosen[0]] - 2.0 * torch.mv(x, x[chosen[0]])
+    for i in range(1, size):
+        c = int(min_d.argmax())
+        chosen[i] = c
+        torch.minimum(min_d, sq + sq[c] - 2.0 * torch.mv(x, x[c]), out=min_d)
+    return chosen
+
+
+class MemoryBank(nn.Module):
+    """A bank of training feature rows (a buffer: saved in checkpoints, moved with the model) and
+    the distance of new rows to their ``k`` nearest members.
+
+    The bank's row count is known only after fitting; loading a state dict resizes it."""
+
+    def __init__(self, width: int, *, k: int, metric: str, size: int | None, subsample: str, seed: int):
+        super().__init__()
+        if k < 1:
+            raise ValueError(f"model.k must be at least 1, got {k}")
+        if metric not in METRICS:
+            raise ValueError(f"model.metric must be one of {METRICS}, got {metric!r}")
+        if subsample not in SUBSAMPLERS:
+            raise ValueError(f"model.subsample must be one of {SUBSAMPLERS}, got {subsample!r}")
+        self.k, self.metric, self.size, self.method, self.seed = k, metric, size, subsample, seed
+        self.register_buffer("rows", torch.empty(0, width))
+
+    @property
+    def fitted(self) -> bool:
+        return self.rows.shape[0] > 0
+
+    def fit(self, rows: torch.Tensor) -> None:
+        """Store (a subsample of) ``rows`` [N, width]; replaces any earlier bank."""
+        if rows.ndim != 2 or rows.shape[1] != self.rows.shape[1]:
+            raise ValueError(f"bank rows must be [N, {self.rows.shape[1]}], got {tuple(rows.shape)}")
+        kept = subsample(rows.detach().float().cpu(), self.size, self.method, self.seed)
+        self.rows = kept.to(self.rows.device)
+
+    def distances(self, queries: torch.Tensor) -> torch.Tensor:
+        """Mean distance of each query [N, width] to its k nearest bank rows: [N]."""
+        with torch.autocast(queries.device.type, enabled=False):  # bf16 ruins |q|^2 + |b|^2 - 2qb
+            return nearest_distances(queries.float(), self.rows, self.k, self.metric).mean(dim=1)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        key = prefix + "rows"
+        if key in state_dict:
+            self.rows = torch.empty_like(state_dict[key], device=self.rows.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -1,0 +1,179 @@
+"""The same-feature baselines (global kNN on the flow's features, PatchCore-style patch bank):
+their pieces, and a whole run of each through dsn-train, dsn-eval and dsn-predict."""
+
+import json
+import warnings
+
+import pytest
+import torch
+from conftest import compose, preset
+
+from dsn.engine.checkpoints import load_module
+from dsn.evaluate import evaluate
+from dsn.model.memory_bank import MemoryBank, greedy_coreset, nearest_distances, subsample
+from dsn.model.registry import model_from_hparams
+from dsn.predict import predict
+from dsn.train import train
+
+DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3"]
+
+
+def run(out, root, *extra):
+    cfg = compose("train", DEBUG + [f"data.root={root}", *extra], out)
+    return train(cfg)
+
+
+# ---- memory bank ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_nearest_distances_match_brute_force(metric):
+    g = torch.Generator().manual_seed(0)
+    q, bank = torch.randn(50, 16, generator=g), torch.randn(300, 16, generator=g)
+    if metric == "l2":
+        full = torch.cdist(q.double(), bank.double())
+    else:
+        full = (
+            1 - torch.nn.functional.normalize(q.double(), dim=1) @ torch.nn.functional.normalize(bank.double(), dim=1).T
+        )
+    want = full.sort(dim=1).values[:, :3].float()
+    got = nearest_distances(q, bank, k=3, metric=metric, chunk=7)  # chunks that do not divide N
+    assert torch.allclose(got, want, atol=1e-4)
+
+
+def test_greedy_coreset_keeps_the_outliers_a_random_subset_misses():
+    g = torch.Generator().manual_seed(1)
+    dense = torch.randn(2000, 32, generator=g)
+    far = 40 * torch.eye(32)[:5]  # 5 rare rows, far out in 5 directions: the extent of the data
+    x = torch.cat([dense, far])
+    chosen = greedy_coreset(x, 20, seed=0)
+    assert len(set(chosen.tolist())) == 20
+    assert set(range(2000, 2005)) <= set(chosen.tolist())
+
+    def coverage(rows):  # largest distance from any row to its nearest kept row
+        return torch.cdist(x, rows).min(dim=1).values.max()
+
+    assert coverage(x[chosen]) < coverage(subsample(x, 20, "random", seed=0))
+
+
+def test_subsample_is_seeded_and_sized():
+    x = torch.randn(100, 4)
+    a, b = subsample(x, 10, "random", seed=3), subsample(x, 10, "random", seed=3)
+    assert a.shape == (10, 4) and torch.equal(a, b) and not torch.equal(a, subsample(x, 10, "random", seed=4))
+    assert torch.equal(subsample(x, None, "coreset", seed=0), x) and torch.equal(subsample(x, 10, "all", 0), x)
+
+
+def test_bank_of_any_size_reloads():
+    bank = MemoryBank(8, k=2, metric="l2", size=None, subsample="all", seed=0)
+    bank.fit(torch.randn(37, 8))
+    fresh = MemoryBank(8, k=2, metric="l2", size=None, subsample="all", seed=0)
+    fresh.load_state_dict(bank.state_dict())
+    q = torch.randn(5, 8)
+    assert fresh.rows.shape == (37, 8) and torch.equal(fresh.distances(q), bank.distances(q))
+
+
+# ---- the models ----------------------------------------------------------------------------
+
+
+def test_knn_scores_its_own_training_views_zero_and_others_higher():
+    model = model_from_hparams(preset("knn", weights="none", chunk=4)).eval()
+    imgs = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)
+    angles = torch.tensor([[0.0, 90.0]]).expand(4, 2)
+    feats = model.embed(imgs, angles)
+    assert feats.shape == (4, 2, 384)  # the flow's input width: 128 channels x 3 scales
+    model.fit(feats[:3])
+    scores = model.score(imgs, angles)
+    assert scores[:3].max() < 1e-3 * scores[3]  # a stored view is its own nearest neighbour
+    heat = model.anomaly_map(imgs[3], n_rotations=2)  # gradient map through the distance
+    assert heat.shape == (64, 64) and float(heat.max()) == pytest.approx(1.0)
+
+
+def test_patch_model_finds_the_pasted_defect():
+    model = model_from_hparams(preset("patchcore", weights="none", grid=16, bank_size=None)).eval()
+    g = torch.Generator().manual_seed(0)
+    base = torch.full((3, 128, 128), 120, dtype=torch.uint8)
+    good = torch.stack([(base.int() + torch.randint(-10, 10, base.shape, generator=g)).clamp(0, 255) for _ in range(6)])
+    good = good.to(torch.uint8)
+    model.fit(model.embed(good, torch.zeros(6, 1)))
+    bad = good[0].clone()
+    bad[:, 80:104, 24:48] = torch.randint(0, 256, (3, 24, 24), generator=g, dtype=torch.uint8)
+    scores = model.score(torch.stack([good[0], bad]), torch.zeros(2, 1))
+    assert scores[1] > 2 * scores[0]
+    heat = model.anomaly_map(bad, n_rotations=1)
+    row, col = divmod(int(heat.argmax()), 128)
+    assert 72 <= row < 112 and 16 <= col < 56, (row, col)
+
+
+# ---- whole runs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["knn", "patchcore"])
+def test_baseline_trains_evaluates_and_predicts(tmp_path, toy_root, name):
+    extra = [f"model={name}"] + (["model.grid=4"] if name == "patchcore" else [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics = run(tmp_path, toy_root, *extra)
+    assert any("model.n_blocks, model.hidden only apply to a flow" in str(w.message) for w in caught)
+    assert metrics["detector"] == ("knn" if name == "knn" else "patch") and metrics["epochs"] == 1
+    assert metrics["flow_params"] == 0 and metrics["bank_rows"] > 0 and 0.0 <= metrics["auroc"] <= 1.0
+    assert 0.0 <= metrics["pixel_auroc"] <= 1.0 and (tmp_path / "figures" / "gradient_maps.png").is_file()
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    module = load_module(ckpt)
+    assert type(module).__name__ == ("KNNLightning" if name == "knn" else "PatchLightning")
+    assert module.model.memory.rows.shape[0] == metrics["bank_rows"] and module.trained_epochs == 1
+
+    ev = evaluate(
+        compose(
+            "eval",
+            [f"data.root={toy_root}", "data.category=toy", f"ckpt_path={ckpt}", "trainer.accelerator=cpu"],
+            tmp_path / "eval",
+        )
+    )
+    assert ev["scores"] == pytest.approx(metrics["scores"], rel=1e-5)
+
+    test_dir = toy_root / "toy" / "test"
+    rows = predict(str(ckpt), [str(test_dir)], str(tmp_path / "p.csv"), heatmaps=str(tmp_path / "maps"))
+    assert [r["verdict"] != "error" for r in rows] == [True] * 6
+    by_path = {r["path"]: r["score"] for r in rows}
+    files = sorted(str(p) for p in test_dir.rglob("*.png"))
+    stored = json.loads((tmp_path / "metrics.json").read_text())["scores"]
+    assert sorted(by_path) == files and sorted(by_path.values()) == pytest.approx(sorted(stored), rel=1e-4)
+    assert len(list((tmp_path / "maps").glob("*.png"))) == 6
+
+    again = run(tmp_path, toy_root, *extra)  # a finished fit is not passed again on a rerun
+    assert again["epochs"] == 1 and again["scores"] == pytest.approx(metrics["scores"], rel=1e-6)
+
+
+def test_knn_reuses_the_flows_cached_views(tmp_path, toy_root):
+    cache = tmp_path / "shared_cache"
+    run(tmp_path / "flow", toy_root, f"feature_cache.dir={cache}")
+    before = {p.name for p in cache.rglob("*-features-*.pt")}
+    run(tmp_path / "knn", toy_root, "model=knn", f"feature_cache.dir={cache}")
+    assert before and {p.name for p in cache.rglob("*-features-*.pt")} == before
+
+
+def test_bad_baseline_settings_stop_before_any_image_is_read(tmp_path, toy_root):
+    from dsn.engine.config_checks import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model.k must be an integer >= 1, got 0"):
+        run(tmp_path / "a", toy_root, "model=knn", "model.k=0")
+    with pytest.raises(ConfigError, match=r"model.patch_taps must be a list of widths .* got \[100\]"):
+        run(tmp_path / "b", toy_root, "model=patchcore", "model.patch_taps=[100]")
+    with pytest.raises(ConfigError, match=r"model.subsample must be one of"):
+        run(tmp_path / "c", toy_root, "model=patchcore", "model.subsample=kmeans")
+
+
+def test_a_sweep_searches_the_baseline_too(tmp_path):
+    import subprocess
+
+    import optuna
+    from conftest import REPO, make_tree, sweep_cmd
+
+    root = make_tree(tmp_path / "data")
+    cmd = [a for a in sweep_cmd(root, tmp_path / "logs") if a not in ("hparams_search=debug", "data.image_size=32")]
+    cmd += ["hparams_search=knn_taps", "data.image_size=128", "hydra.sweeper.n_trials=3"]
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
+    study = optuna.load_study(study_name="debug_toy", storage=f"sqlite:///{tmp_path}/logs/debug/multiruns/debug_toy.db")
+    done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(done) == 3 and all(0.0 <= t.value <= 1.0 for t in done)
+    assert {"model.n_features", "model.n_scales", "model.k", "model.metric"} == set(done[0].params)
