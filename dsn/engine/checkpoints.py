@@ -26,6 +26,8 @@ from dsn.engine.memory_bank_module import MODULES
 from dsn.utils.atomic import write_atomic
 
 REQUIRED_HPARAMS = ("backbone",)  # every detector has one
+# flow settings added after checkpoints were already in use, with the value older ones trained with
+ADDED_SINCE = {"lr_schedule": "constant"}
 # the Lightning module of each ``detector`` hyperparameter (flow checkpoints have none)
 MODULE_OF = {"flow": DifferLightning, **MODULES}
 
@@ -44,7 +46,9 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> D
     hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
     if not isinstance(hp, dict) or any(k not in hp for k in REQUIRED_HPARAMS) or "state_dict" not in ckpt:
         raise ValueError(f"checkpoint {path} is not a dsn checkpoint (no model hyperparameters or state dict)")
-    hp = {**hp, "weights": "none"}  # the backbone's weights come from the state dict below
+    # the backbone's weights come from the state dict below; settings added since a checkpoint
+    # was written take the value that reproduces what it was trained with
+    hp = {**ADDED_SINCE, **hp, "weights": "none"} if hp.get("detector", "flow") == "flow" else {**hp, "weights": "none"}
     try:
         module = MODULE_OF[hp.get("detector", "flow")](**hp)
         module.load_state_dict(ckpt["state_dict"], strict=True)

@@ -100,6 +100,7 @@ def _check_flow(cfg: DictConfig) -> None:
     _number(cfg, "model.weight_decay", 0.0)
     for key in ("model.brightness", "model.contrast", "model.saturation"):
         _number(cfg, key, 0.0, 1.0, high_open=False)
+    _choice(cfg, "model.lr_schedule", {"constant", "cosine"})
     betas = _get(cfg, "model.betas")
     if not (
         OmegaConf.is_list(betas) and len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
