@@ -53,6 +53,11 @@ model_args() {
     differnet_paper) echo "experiment=differnet_paper model.weights=$SHARED/weights/alexnet_features_imagenet.pth" ;;
     backbone_lite0) echo "experiment=differsqueezenet_paper model=differlite0 task_name=backbone_lite0" ;;
     full_1scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_1scale" ;;
+    # the stabilisers (dsn.engine.stabilisers), each alone and together; run them at their full length
+    # (a cosine schedule's length is the run's: do not continue a shorter one)
+    differnet_ema) echo "$(model_args differnet_paper) callbacks=stabilised model.name=differnet_ema task_name=differnet_ema" ;;
+    differnet_cosine) echo "$(model_args differnet_paper) model.lr_schedule=cosine model.name=differnet_cosine task_name=differnet_cosine" ;;
+    differnet_stable) echo "$(model_args differnet_paper) callbacks=stabilised model.lr_schedule=cosine model.name=differnet_stable task_name=differnet_stable" ;;
     # the same-feature baselines (one pass; give them 1 as the pass count): kNN on each flow's input, the patch bank
     knn) echo "model=knn model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn" ;;
     knn_alexnet) echo "model=knn_alexnet model.weights=$SHARED/weights/alexnet_features_imagenet.pth task_name=knn_alexnet" ;;
