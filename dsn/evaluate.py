@@ -25,6 +25,10 @@ def evaluate(cfg: DictConfig) -> dict:
     if not cfg.get("ckpt_path"):
         raise ConfigError("dsn-eval needs ckpt_path=<run dir>/checkpoints/last.ckpt")
     check_data(cfg)
+    if cfg.get("test_views") is not None and (
+        isinstance(cfg.test_views, bool) or not isinstance(cfg.test_views, int) or cfg.test_views < 1
+    ):
+        raise ConfigError(f"test_views must be an integer >= 1 or null, got {cfg.test_views!r}")
     start = time.monotonic()
     with run_dir_lock(cfg.paths.output_dir):
         module = load_module(cfg.ckpt_path)
@@ -33,6 +37,8 @@ def evaluate(cfg: DictConfig) -> dict:
         if cfg.data.category != module.hparams.category:
             print(f"note: checkpoint trained on '{module.hparams.category}', evaluating on '{cfg.data.category}'")
         module.hparams.category = cfg.data.category
+        if cfg.get("test_views") is not None:  # an ablation of the test-time views on a trained model
+            module.hparams.test_views = int(cfg.test_views)
         datamodule = build_datamodule(cfg)
         datamodule.setup("test")
         fc = cfg.feature_cache

@@ -151,3 +151,14 @@ def test_a_run_of_any_length_ends_with_a_checkpoint_of_its_final_weights(tmp_pat
         tmp_path / "eval",
     )
     assert evaluate(ev_cfg)["scores"] == pytest.approx(metrics["scores"], rel=1e-5)
+
+
+def test_eval_can_score_a_checkpoint_with_other_test_rotations(tmp_path, toy_root):
+    _, metrics = run(tmp_path, toy_root)  # debug: 4 test rotations
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    base = [f"data.root={toy_root}", "data.category=toy", f"ckpt_path={ckpt}", "trainer.accelerator=cpu"]
+    same = evaluate(compose("eval", [*base, "test_views=4", "figures.enabled=false"], tmp_path / "t4"))
+    one = evaluate(compose("eval", [*base, "test_views=1", "figures.enabled=false"], tmp_path / "t1"))
+    assert same["scores"] == pytest.approx(metrics["scores"], rel=1e-5) and same["test_views"] == 4
+    assert one["test_views"] == 1 and one["scores"] != pytest.approx(metrics["scores"], rel=1e-3)
+    assert load_module(ckpt).hparams.test_views == 4  # the checkpoint is not changed
