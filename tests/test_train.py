@@ -162,3 +162,19 @@ def test_eval_can_score_a_checkpoint_with_other_test_rotations(tmp_path, toy_roo
     assert same["scores"] == pytest.approx(metrics["scores"], rel=1e-5) and same["test_views"] == 4
     assert one["test_views"] == 1 and one["scores"] != pytest.approx(metrics["scores"], rel=1e-3)
     assert load_module(ckpt).hparams.test_views == 4  # the checkpoint is not changed
+
+
+def test_training_rotations_can_be_switched_off(tmp_path, toy_root):
+    from conftest import preset
+
+    from dsn.engine.lightning_module import DifferLightning
+
+    module = DifferLightning(**preset(weights="none", n_blocks=1, hidden=8, train_rotations=False))
+    assert torch.equal(module.bank_angles(5, 16, seed=0), torch.zeros(5, 1))  # one upright view per image
+    bank = torch.randn(3, 1, module.model.n_flow_features)
+    assert torch.equal(module.train_features({"features": bank}), bank.expand(3, 4, -1))
+    assert torch.equal(module.step_angles(2, torch.Generator()), torch.zeros(2, 1))
+    rotating = DifferLightning(**preset(weights="none", n_blocks=1, hidden=8))
+    assert rotating.bank_angles(5, 16, seed=0).shape == (5, 16) and rotating.bank_angles(5, 16, 0).abs().sum() > 0
+    _, metrics = run(tmp_path, toy_root, "model.train_rotations=false", "feature_cache.bank_views=1")
+    assert metrics["epochs"] == 2 and 0.0 <= metrics["auroc"] <= 1.0

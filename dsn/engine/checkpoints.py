@@ -27,7 +27,7 @@ from dsn.utils.atomic import write_atomic
 
 REQUIRED_HPARAMS = ("backbone",)  # every detector has one
 # flow settings added after checkpoints were already in use, with the value older ones trained with
-ADDED_SINCE = {"lr_schedule": "constant"}
+ADDED_SINCE = {"lr_schedule": "constant", "train_rotations": True}
 # the Lightning module of each ``detector`` hyperparameter (flow checkpoints have none)
 MODULE_OF = {"flow": DifferLightning, **MODULES}
 

@@ -81,6 +81,8 @@ def check_model(cfg: DictConfig) -> None:
         )
     for key in ("model.train_views", "model.test_views", "model.chunk"):
         _int(cfg, key)
+    if not isinstance(_get(cfg, "model.train_rotations"), bool):
+        raise ConfigError(f"model.train_rotations must be true or false, got {_get(cfg, 'model.train_rotations')!r}")
     _choice(cfg, "model.test_angles", {"fixed", "random"})
     _choice(cfg, "model.rotation_mode", {"nearest", "bilinear"})
     if detector != "patch":
@@ -114,8 +116,6 @@ def _check_memory_bank(cfg: DictConfig) -> None:
     _choice(cfg, "model.subsample", set(SUBSAMPLERS))
     if _get(cfg, "model.bank_size") is not None:  # None: keep every training row
         _int(cfg, "model.bank_size")
-    if not isinstance(_get(cfg, "model.train_rotations"), bool):
-        raise ConfigError(f"model.train_rotations must be true or false, got {_get(cfg, 'model.train_rotations')!r}")
 
 
 def check_train_config(cfg: DictConfig) -> None:
@@ -128,7 +128,7 @@ def check_train_config(cfg: DictConfig) -> None:
     _number(cfg, "threshold.target_fpr", 0.0, 1.0)
     if cfg.feature_cache.train:
         _int(cfg, "feature_cache.bank_views")
-        if cfg.feature_cache.bank_views < cfg.model.train_views:
+        if cfg.model.train_rotations and cfg.feature_cache.bank_views < cfg.model.train_views:
             raise ConfigError(
                 f"feature_cache.bank_views={cfg.feature_cache.bank_views} must be at least "
                 f"model.train_views={cfg.model.train_views} (each step picks that many views per image "

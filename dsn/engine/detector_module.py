@@ -55,9 +55,19 @@ class DetectorLightning(L.LightningModule):
         return torch.stack([random_angles((t,), g) for g in gens])
 
     def bank_angles(self, n_images: int, bank_views: int, seed: int) -> torch.Tensor:
-        """The rotations of the cached training feature bank, [n_images, bank_views] degrees:
-        seeded random rotations (the reference's training augmentation)."""
+        """The rotations of the cached training feature bank: [n_images, bank_views] seeded random
+        rotations (the reference's training augmentation), or, without ``train_rotations``, each
+        image once, upright ([n_images, 1] zeros)."""
+        if not self.hparams.get("train_rotations", True):
+            return torch.zeros(n_images, 1)
         return random_angles((n_images, bank_views), torch.Generator().manual_seed(seed * 31 + 17))
+
+    def step_angles(self, n_images: int, generator: torch.Generator) -> torch.Tensor:
+        """Rotations of one training step without the bank: ``train_views`` random ones per image,
+        or one upright view without ``train_rotations``."""
+        if not self.hparams.get("train_rotations", True):
+            return torch.zeros(n_images, 1)
+        return random_angles((n_images, self.hparams.train_views), generator)
 
     def score_batch(self, batch: dict) -> torch.Tensor:
         """Anomaly scores of a test batch, from cached test features or from the images."""

@@ -13,7 +13,6 @@ import torch
 
 from dsn.engine.detector_module import DetectorLightning
 from dsn.model import nll_loss
-from dsn.model.views import random_angles
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -37,6 +36,7 @@ class DifferLightning(DetectorLightning):
         scale_mode: str,
         chunk: int,
         train_views: int,
+        train_rotations: bool,
         test_views: int,
         test_angles: str,
         brightness: float,
@@ -65,10 +65,12 @@ class DifferLightning(DetectorLightning):
         if "features" in batch:  # cached bank of V views per image: pick k distinct ones
             bank = batch["features"]
             b, v, f = bank.shape  # v >= k: checked up front (dsn.engine.config_checks)
+            if v == 1:  # without train_rotations: one upright view per image, seen k times a step
+                return bank.expand(b, k, f)
             pick = torch.rand(b, v, generator=g).argsort(dim=1)[:, :k].to(bank.device)
             return bank.gather(1, pick.unsqueeze(-1).expand(b, k, f))
         images = batch["image"]
-        angles = random_angles((images.shape[0], k), g).to(images.device)
+        angles = self.step_angles(images.shape[0], g).to(images.device)
         hp = self.hparams
         return self.model.embed(images, angles, hp.brightness, hp.contrast, hp.saturation, g)
 

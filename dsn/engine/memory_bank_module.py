@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 
 from dsn.engine.detector_module import DetectorLightning
-from dsn.model.views import random_angles
 
 
 class MemoryBankLightning(DetectorLightning):
@@ -24,22 +23,13 @@ class MemoryBankLightning(DetectorLightning):
         self.automatic_optimization = False
         self._pending: list[torch.Tensor] = []
 
-    def bank_angles(self, n_images: int, bank_views: int, seed: int) -> torch.Tensor:
-        """Seeded random rotations as the flow's bank (``train_rotations``), else each image once, upright."""
-        if self.hparams.train_rotations:
-            return super().bank_angles(n_images, bank_views, seed)
-        return torch.zeros(n_images, 1)
-
     def train_features(self, batch: dict) -> torch.Tensor:
         """[B, V, F]: every cached bank view of each image, or ``train_views`` fresh rotations
         (upright only, without ``train_rotations``) through the backbone."""
         if "features" in batch:
             return batch["features"]
         images = batch["image"]
-        if self.hparams.train_rotations:
-            angles = random_angles((images.shape[0], self.hparams.train_views), self._step_generator())
-        else:
-            angles = torch.zeros(images.shape[0], 1)
+        angles = self.step_angles(images.shape[0], self._step_generator())
         return self.model.embed(images, angles.to(images.device))
 
     def on_train_start(self) -> None:
