@@ -50,6 +50,21 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
+def features_of(m: dict) -> str:
+    """What the detector reads: backbone, tap width(s) and scales."""
+    if m.get("patch_taps"):
+        return f"{m['backbone']} patches {'+'.join(str(t) for t in m['patch_taps'])}"
+    return f"{m['backbone']} {m.get('n_features')} x {m.get('n_scales')}"
+
+
+def head_of(m: dict) -> str:
+    """What sits on the features: the flow (its size) or a baseline's memory bank (its rows)."""
+    kind = m.get("detector", "flow")
+    if kind == "flow":
+        return f"flow {m['flow_params'] / 1e6:.1f} M" if m.get("flow_params") else "flow"
+    return f"{'kNN' if kind == 'knn' else 'patch'} bank {m.get('bank_rows', 0):,}"
+
+
 def summarise(runs: list[dict]) -> list[dict]:
     groups: dict[tuple[str, str, int], list[dict]] = {}  # runs of different lengths never pool
     for m in runs:
@@ -63,6 +78,8 @@ def summarise(runs: list[dict]) -> list[dict]:
             {
                 "model": model,
                 "category": category,
+                "features": features_of(ms[0]),
+                "head": head_of(ms[0]),
                 "seeds": len(ms),
                 "epochs": epochs,
                 "auroc_last_epoch": _mean_std(last),
@@ -84,6 +101,8 @@ def write(rows: list[dict], out: Path, command: str) -> None:
     header = [
         "model",
         "category",
+        "features",
+        "head",
         "seeds",
         "passes",
         "image AUROC, last epoch (mean ± std)",
@@ -98,6 +117,8 @@ def write(rows: list[dict], out: Path, command: str) -> None:
             [
                 r["model"],
                 r["category"],
+                r["features"],
+                r["head"],
                 r["seeds"],
                 r["epochs"],
                 f"**{r['auroc_last_epoch']}**",

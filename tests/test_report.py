@@ -17,6 +17,10 @@ def fake_run(d, seed, auroc, curve, pixel=None):
         "auroc": auroc,
         "curve_test_auroc": curve,
         "pixel_auroc": pixel,
+        "backbone": "squeezenet1_1",
+        "n_features": 128,
+        "n_scales": 3,
+        "flow_params": 153_196_544,
     }
     (d / "metrics.json").write_text(json.dumps(m))
 
@@ -62,3 +66,17 @@ def test_runs_of_different_length_are_separate_rows(tmp_path):
         (24, 1, "70.0 (1 run)"),
         (192, 1, "90.0 (1 run)"),
     ]
+
+
+def test_baselines_sit_beside_the_flow_with_what_they_read_and_hold(tmp_path):
+    fake_run(tmp_path / "flow", 0, 0.98, [])
+    knn = json.loads((tmp_path / "flow" / "metrics.json").read_text())
+    knn.update(model="knn", detector="knn", flow_params=0, bank_rows=3344, auroc=0.97)
+    (tmp_path / "knn").mkdir()
+    (tmp_path / "knn" / "metrics.json").write_text(json.dumps(knn))
+    rows = {r["model"]: r for r in summarise(collect([str(tmp_path)]))}
+    assert (rows["differsqueezenet"]["features"], rows["differsqueezenet"]["head"]) == (
+        "squeezenet1_1 128 x 3",
+        "flow 153.2 M",
+    )
+    assert (rows["knn"]["features"], rows["knn"]["head"]) == ("squeezenet1_1 128 x 3", "kNN bank 3,344")
