@@ -1,18 +1,24 @@
-"""Write results/mt_reference/README.md from a (possibly unfinished) run's CSV log: its test-set learning curve.
+"""Write results/mt_reference/README.md: DifferNet on the reference code's Magnetic Tile split, from
+its runs (one per seed, finished or not), test-rotation evaluations of a finished run's checkpoint,
+and the same-feature baselines on the same data.
 
-.venv/bin/python experiments/mt_reference_table.py logs/mt_ref/differnet_paper_magnetic_tile_differnet_192p_s0
+.venv/bin/python experiments/mt_reference_table.py logs/mt_ref/differnet_paper_magnetic_tile_differnet_192p_s* \
+    --evals logs/mt_ref_evals --baselines logs/baselines
 """
 
+import argparse
 import csv
 import datetime as dt
+import json
+import statistics
 import sys
 from pathlib import Path
 
-run = Path(sys.argv[1])
-rows = list(csv.DictReader(open(run / "csv" / "version_0" / "metrics.csv")))
-curve = [(int(r["epoch"]) + 1, 100 * float(r["curve/test_auroc"])) for r in rows if r.get("curve/test_auroc")]
-last_pass = max(int(r["epoch"]) + 1 for r in rows if r.get("train/loss"))
-ours = {
+from dsn.report import collect, summarise
+from dsn.utils.tables import markdown_table
+
+# experiments/results/cpu_tables/runs/differnet_paper_magnetic_tile_96p_s0/metrics.json (dsn's split, seed 0)
+OURS = {
     8: 84.0,
     16: 84.7,
     24: 86.4,
@@ -25,27 +31,118 @@ ours = {
     80: 81.8,
     88: 81.7,
     96: 80.5,
-}  # experiments/results/cpu_tables/runs/differnet_paper_magnetic_tile_96p_s0/metrics.json
+}
+CATEGORY = "magnetic_tile_differnet"
+
+
+def curve(run: Path) -> tuple[dict[int, float], int, float | None]:
+    """(passes -> test AUROC of the curve, passes trained, last-epoch AUROC if finished)."""
+    metrics = run / "metrics.json"
+    if metrics.is_file():
+        m = json.loads(metrics.read_text())
+        return {int(p): 100 * a for p, a in m["curve_test_auroc"]}, m["epochs"], 100 * m["auroc"]
+    points, last = {}, 0
+    for f in sorted((run / "csv").glob("version_*/metrics.csv")):  # a resumed run logs to a new version
+        for r in csv.DictReader(open(f)):
+            if r.get("curve/test_auroc"):
+                points[int(r["epoch"]) + 1] = 100 * float(r["curve/test_auroc"])
+            if r.get("train/loss"):
+                last = max(last, int(r["epoch"]) + 1)
+    return points, last, None
+
+
+def mean_std(values: list[float]) -> str:
+    if not values:
+        return "—"
+    return (
+        f"{values[0]:.1f} (1 run)"
+        if len(values) == 1
+        else f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+    )
+
+
+ap = argparse.ArgumentParser()
+ap.add_argument("runs", nargs="+")
+ap.add_argument("--evals", help="folder of dsn-eval runs of a finished checkpoint (test_views ablation)")
+ap.add_argument("--baselines", help="folder of same-feature baseline runs")
+args = ap.parse_args()
+runs = sorted(Path(r) for r in args.runs)
+curves = [(r, *curve(r)) for r in runs]
+seeds = [int(r.name.rsplit("_s", 1)[1]) for r in runs]
+finished = [final for _, _, _, final in curves if final is not None]
+
 lines = [
     "# DifferNet on Magnetic Tile, the reference code's split (`magnetic_tile_differnet`)",
     "",
-    'Command: `PLAN="differnet_paper magnetic_tile_differnet 192 0" OUT=logs/mt_ref '
+    'Runs: `PLAN="differnet_paper magnetic_tile_differnet 192 <seed>" OUT=logs/mt_ref '
     "RESULTS=experiments/results/mt_reference PIXEL_ROTATIONS=0 bash experiments/cpu_tables.sh` "
-    "(CPU fast path: bf16 flow, 16-view training bank, 64 fixed test rotations; seed 0; paper "
-    f"schedule of 192 passes), on the 2-core CPU VM; this table written {dt.date.today()} from the run's "
-    f"CSV log by `{' '.join(['python', *sys.argv])}`.",
+    "(CPU fast path: bf16 flow, 16-view training bank, 64 fixed test rotations; the paper's schedule, "
+    "192 passes), 2-core CPU VM, 2026-11-29. This page written "
+    f"{dt.date.today()} by `python {' '.join(sys.argv)}`.",
     "",
-    f"**The run is unfinished**: {last_pass} of 192 passes trained when this was written (the "
-    "session's end stopped it; its checkpoints stay outside git, so the command resumes it only where "
-    "logs/mt_ref still is, and starts over elsewhere). Each row is the test-set AUROC after that "
-    "many passes (the learning curve; with a constant learning rate it equals the last-epoch AUROC of "
-    "a run of that length). Beside it, the same model, seed and schedule on dsn's own split "
-    "(`magnetic_tile`, 2026-11-29 runs of `experiments/results/cpu_tables/`).",
+    f"**Last epoch, 192 passes: {mean_std(finished)}** over {len(finished)} finished seed(s) "
+    f"({', '.join(f'seed {s}: {f:.1f}' for s, (_, _, _, f) in zip(seeds, curves) if f is not None) or 'none'}). "
+    "The DifferNet paper reports 97.7 (its protocol: best epoch on the test set, one run).",
     "",
-    "| passes | reference split (`magnetic_tile_differnet`) | dsn's split (`magnetic_tile`) |",
-    "| --- | --- | --- |",
+    "Unfinished seeds (their checkpoints stay outside git; the command resumes them where logs/mt_ref "
+    "is kept): "
+    + (", ".join(f"seed {s} at {n} of 192 passes" for s, (_, _, n, f) in zip(seeds, curves) if f is None) or "none")
+    + ".",
+    "",
+    "## Learning curve (test-set AUROC after each meta-epoch; never used to select anything)",
+    "",
+    "With a constant learning rate a row equals the last-epoch AUROC of a run of that length, so "
+    "this is also the training-length factor (24 / 48 / 192 passes). Beside it, seed 0 of the same "
+    "model on dsn's own split (`magnetic_tile`).",
+    "",
 ]
-lines += [f"| {p} | {a:.1f} | {ours.get(p, '—')} |" for p, a in curve]
-lines += ["", "The DifferNet paper reports 97.7 (best epoch on the test set). One seed, an indication only."]
-(Path(__file__).parent / "results" / "mt_reference" / "README.md").write_text("\n".join(lines) + "\n")
+passes = sorted({p for _, c, _, _ in curves for p in c})
+header = ["passes", *[f"seed {s}" for s in seeds], "mean ± std", "dsn's split, seed 0"]
+body = []
+for p in passes:
+    vals = [c.get(p) for _, c, _, _ in curves]
+    present = [v for v in vals if v is not None]
+    body.append(
+        [
+            p,
+            *[f"{v:.1f}" if v is not None else "—" for v in vals],
+            mean_std(present) if len(present) > 1 else "—",
+            OURS.get(p, "—"),
+        ]
+    )
+lines += [markdown_table(header, body).rstrip(), ""]
+
+if args.evals:
+    evals = sorted(json.loads(f.read_text()) for f in Path(args.evals).rglob("metrics.json"))
+    evals = sorted(evals, key=lambda m: m["test_views"])
+    lines += [
+        "## Test rotations (`dsn-eval test_views=T` on the seed-0 checkpoint at 192 passes)",
+        "",
+        "Command: `dsn-eval "
+        "ckpt_path=logs/mt_ref/differnet_paper_magnetic_tile_differnet_192p_s0/checkpoints/last.ckpt "
+        f"data.root=../shared/data data.category={CATEGORY} test_views=T trainer=cpu_fast figures.enabled=false`.",
+        "",
+        markdown_table(
+            ["test rotations T", "image AUROC"], [[m["test_views"], f"{100 * m['auroc']:.1f}"] for m in evals]
+        ).rstrip(),
+        "",
+    ]
+
+if args.baselines:
+    rows = [r for r in summarise(collect([args.baselines])) if r["category"] == CATEGORY]
+    lines += [
+        "## The same features without a flow (`experiments/results/same_features/`)",
+        "",
+        markdown_table(
+            ["model", "features", "head", "seeds", "image AUROC (mean ± std)", "per seed"],
+            [
+                [r["model"], r["features"], r["head"], r["seeds"], f"**{r['auroc_last_epoch']}**", r["seed_values"]]
+                for r in rows
+            ],
+        ).rstrip(),
+        "",
+    ]
+
+out = Path(__file__).parent / "results" / "mt_reference" / "README.md"
+out.write_text("\n".join(lines) + "\n")
 print("\n".join(lines))
