@@ -211,14 +211,15 @@ def message_strings(path: Path) -> list[str]:
 def test_8_every_key_named_in_a_message_exists(tmp_path):
     cfg = compose("train", ["hparams_search=paper_random"], tmp_path)
     cfg_eval = compose("eval", [], tmp_path / "e")
-    baselines = [compose("train", [f"model={m}"], tmp_path / m) for m in ("knn", "patchcore")]
+    others = [compose("train", [f"model={m}"], tmp_path / m) for m in ("knn", "patchcore")]
+    others.append(compose("train", ["callbacks=stabilised"], tmp_path / "stabilised"))
     files = list((REPO / "dsn").rglob("*.py")) + list((REPO / "hydra_plugins").rglob("*.py"))
     named = {m for f in files for s in message_strings(f) for m in KEY.findall(s)}
     assert {"model.lr", "feature_cache.bank_views", "data.max_pixels"} <= named  # the scan finds messages
     missing = sorted(
         k
         for k in named
-        if all(OmegaConf.select(c, k, default="<absent>") == "<absent>" for c in [cfg, cfg_eval, *baselines])
+        if all(OmegaConf.select(c, k, default="<absent>") == "<absent>" for c in [cfg, cfg_eval, *others])
     )
     assert not missing, f"messages name keys that do not exist: {missing}"
 
