@@ -65,6 +65,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("runs", nargs="+")
 ap.add_argument("--evals", help="folder of dsn-eval runs of a finished checkpoint (test_views ablation)")
 ap.add_argument("--baselines", help="folder of same-feature baseline runs")
+ap.add_argument("--ablations", help="folder of one-factor DifferNet runs (seed 0), compared at equal passes")
 args = ap.parse_args()
 runs = sorted(Path(r) for r in args.runs)
 curves = [(r, *curve(r)) for r in runs]
@@ -113,7 +114,7 @@ for p in passes:
 lines += [markdown_table(header, body).rstrip(), ""]
 
 if args.evals:
-    evals = sorted(json.loads(f.read_text()) for f in Path(args.evals).rglob("metrics.json"))
+    evals = [json.loads(f.read_text()) for f in Path(args.evals).rglob("metrics.json")]
     evals = sorted(evals, key=lambda m: m["test_views"])
     lines += [
         "## Test rotations (`dsn-eval test_views=T` on the seed-0 checkpoint at 192 passes)",
@@ -140,6 +141,26 @@ if args.baselines:
                 for r in rows
             ],
         ).rstrip(),
+        "",
+    ]
+
+if args.ablations:
+    base = curves[0][1]
+    rows = []
+    for f in sorted(Path(args.ablations).rglob("metrics.json")):
+        m = json.loads(f.read_text())
+        if m["category"] == CATEGORY:
+            ref = base.get(m["epochs"])
+            rows.append([m["model"], m["epochs"], f"{100 * m['auroc']:.1f}", f"{ref:.1f}" if ref else "—"])
+    lines += [
+        "## Ablation screen (DifferNet, seed 0, one factor changed)",
+        "",
+        'Command: `PLAN="<name> magnetic_tile_differnet <passes> 0" OUT=logs/mt_ablation '
+        "bash experiments/cpu_tables.sh` "
+        "(names in `model_args` there; `differnet_norot`: `model.train_rotations=false`, training bank of "
+        "upright images, 64 test rotations as the reference run).",
+        "",
+        markdown_table(["run", "passes", "image AUROC", "reference run at the same passes"], rows).rstrip(),
         "",
     ]
 
