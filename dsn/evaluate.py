@@ -11,7 +11,7 @@ from omegaconf import DictConfig, open_dict
 from dsn import CONF_DIR
 from dsn.engine.checkpoints import load_module
 from dsn.engine.cli_errors import one_line_errors
-from dsn.engine.config_checks import ConfigError, check_data
+from dsn.engine.config_checks import ConfigError, check_eval_config
 from dsn.engine.feature_cache import cache_test_features
 from dsn.engine.instantiate import build_datamodule, build_trainer
 from dsn.engine.loggers import finish_loggers
@@ -24,11 +24,7 @@ def evaluate(cfg: DictConfig) -> dict:
     """Test the checkpoint ``cfg.ckpt_path`` on ``cfg.data``; returns (and writes) its metrics."""
     if not cfg.get("ckpt_path"):
         raise ConfigError("dsn-eval needs ckpt_path=<run dir>/checkpoints/last.ckpt")
-    check_data(cfg)
-    if cfg.get("test_views") is not None and (
-        isinstance(cfg.test_views, bool) or not isinstance(cfg.test_views, int) or cfg.test_views < 1
-    ):
-        raise ConfigError(f"test_views must be an integer >= 1 or null, got {cfg.test_views!r}")
+    check_eval_config(cfg)
     start = time.monotonic()
     with run_dir_lock(cfg.paths.output_dir):
         module = load_module(cfg.ckpt_path)

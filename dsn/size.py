@@ -43,7 +43,7 @@ def measure_one(
     import torch
 
     from dsn.engine.instantiate import model_preset
-    from dsn.model.registry import model_from_hparams
+    from dsn.model.registry import head_size, model_from_hparams
     from dsn.model.views import fixed_angles
     from dsn.utils.memory import peak_memory_mb
     from dsn.utils.timing import median_ms
@@ -54,10 +54,8 @@ def measure_one(
     weights = str(Path(weights_dir) / file) if weights_dir and file else "imagenet"
     rss_before = peak_memory_mb()["peak_rss_mb"]
     model = model_from_hparams({**hp, "weights": weights}).eval()
-    rows = 0
     if hasattr(model, "memory"):  # a baseline: a bank of the size real training data gives
-        rows = bank_rows(hp, train_images, bank_views)
-        model.memory.rows = torch.randn(rows, model.memory.rows.shape[1])
+        model.memory.rows = torch.randn(bank_rows(hp, train_images, bank_views), model.memory.rows.shape[1])
     with tempfile.TemporaryDirectory() as d:
         torch.save(model.state_dict(), Path(d) / "model.pt")
         file_mb = (Path(d) / "model.pt").stat().st_size / 2**20
@@ -69,9 +67,7 @@ def measure_one(
         "preset": name,
         "backbone": hp["backbone"],
         "backbone_params": sum(p.numel() for p in model.features.parameters()),
-        "flow_params": sum(p.numel() for p in model.flow.parameters()) if hasattr(model, "flow") else 0,
-        "bank_rows": rows,
-        "bank_floats": rows * (model.memory.rows.shape[1] if rows else 0),
+        **head_size(model),
         "model_file_mb": round(file_mb, 1),
         "peak_rss_mb_scoring_one_image": peak_memory_mb()["peak_rss_mb"],
         "rss_mb_after_imports": rss_before,
@@ -151,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{r['preset']} ({r['backbone']})",
                 f"{r['backbone_params']:,}",
                 f"{r['flow_params']:,}",
-                f"{r['bank_rows']:,} x {r['bank_floats'] // r['bank_rows']}" if r["bank_rows"] else "-",
+                f"{r['bank_rows']:,} x {r['bank_width']}" if r["bank_rows"] else "-",
                 r["model_file_mb"],
                 r["peak_rss_mb_scoring_one_image"],
                 r["rss_mb_after_imports"],

@@ -48,9 +48,10 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> D
         raise ValueError(f"checkpoint {path} is not a dsn checkpoint (no model hyperparameters or state dict)")
     # the backbone's weights come from the state dict below; settings added since a checkpoint
     # was written take the value that reproduces what it was trained with
-    hp = {**ADDED_SINCE, **hp, "weights": "none"} if hp.get("detector", "flow") == "flow" else {**hp, "weights": "none"}
+    kind = hp.get("detector", "flow")
+    hp = {**(ADDED_SINCE if kind == "flow" else {}), **hp, "weights": "none"}
     try:
-        module = MODULE_OF[hp.get("detector", "flow")](**hp)
+        module = MODULE_OF[kind](**hp)
         module.load_state_dict(ckpt["state_dict"], strict=True)
     except (TypeError, RuntimeError, KeyError) as err:
         raise ValueError(f"checkpoint {path} does not fit this version of dsn: {str(err)[:300]}") from err

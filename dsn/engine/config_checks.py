@@ -118,6 +118,13 @@ def _check_memory_bank(cfg: DictConfig) -> None:
         _int(cfg, "model.bank_size")
 
 
+def check_eval_config(cfg: DictConfig) -> None:
+    """Everything ``dsn-eval`` reads besides the checkpoint, before it reads any image."""
+    check_data(cfg)
+    if _get(cfg, "test_views") is not None:  # None: the checkpoint's test rotations
+        _int(cfg, "test_views")
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Everything ``dsn-train`` reads, before it reads any image."""
     check_data(cfg)

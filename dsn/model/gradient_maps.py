@@ -9,12 +9,11 @@ and colour channels, squared and min-max normalised per image.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import torch
-import torchvision.transforms.v2.functional as TF
 
+from dsn.model.map_filters import blur, unit_range
 from dsn.model.views import fixed_angles
 
 if TYPE_CHECKING:
@@ -29,7 +28,6 @@ def gradient_map(
     x = image.to(device)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
     angles = fixed_angles(n_rotations).to(device)
-    k = 2 * math.ceil(3 * sigma) + 1
     acc = torch.zeros(x.shape[-2:], device=device)
     for start in range(0, n_rotations, chunk):
         a = angles[start : start + chunk]
@@ -37,7 +35,5 @@ def gradient_map(
         with torch.enable_grad():
             feats = model.embed(xs, a.unsqueeze(1)).squeeze(1)  # each copy under its own rotation
             model.view_scores(feats).sum().backward()
-        grad = TF.gaussian_blur(xs.grad, [k, k], [sigma, sigma])
-        acc += grad.abs().mean(dim=1).sum(dim=0)
-    m = (acc / n_rotations) ** 2
-    return (m - m.min()) / (m.max() - m.min()).clamp_min(1e-12)
+        acc += blur(xs.grad, sigma).abs().mean(dim=1).sum(dim=0)
+    return unit_range((acc / n_rotations) ** 2)

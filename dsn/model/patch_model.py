@@ -8,13 +8,11 @@ grid, upsampled and blurred, are its anomaly map (pixel AUROC without gradients)
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
-import torchvision.transforms.v2.functional as TF
 
 from dsn.model.embedder import ViewEmbedder
+from dsn.model.map_filters import blur, unit_range
 from dsn.model.memory_bank import MemoryBank
 from dsn.model.patch_features import PatchFeatures
 
@@ -72,7 +70,5 @@ class PatchModel(ViewEmbedder):
         feats = self.embed(x, torch.zeros(1, 1, device=x.device)).squeeze(1)
         m = F.interpolate(self.patch_scores(feats).unsqueeze(1), size=image.shape[-2:], mode="bilinear")
         if self.sigma > 0:
-            k = 2 * math.ceil(3 * self.sigma) + 1
-            m = TF.gaussian_blur(m, [k, k], [self.sigma, self.sigma])
-        m = m[0, 0]
-        return (m - m.min()) / (m.max() - m.min()).clamp_min(1e-12)
+            m = blur(m, self.sigma)
+        return unit_range(m[0, 0])

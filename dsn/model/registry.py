@@ -23,3 +23,14 @@ def detector_kind(hparams: Mapping) -> str:
 def model_from_hparams(hparams: Mapping) -> ViewEmbedder:
     """The detector of a config's ``model`` node or a checkpoint's hyperparameters."""
     return DETECTORS[detector_kind(hparams)].from_hparams(hparams)
+
+
+def head_size(model: ViewEmbedder) -> dict[str, int]:
+    """What sits on the features: the flow's parameters (0 for a baseline) and the memory bank's
+    rows and width (0 for a flow)."""
+    flow, memory = getattr(model, "flow", None), getattr(model, "memory", None)
+    return {
+        "flow_params": sum(p.numel() for p in flow.parameters()) if flow is not None else 0,
+        "bank_rows": int(memory.rows.shape[0]) if memory is not None else 0,
+        "bank_width": int(memory.rows.shape[1]) if memory is not None else 0,
+    }

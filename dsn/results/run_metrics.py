@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dsn.data.dataset import MVTecDataset
+from dsn.model.registry import head_size
 from dsn.results.metrics import UndefinedAUROC, image_auroc
 from dsn.utils.memory import peak_memory_mb
 
 
 def run_metrics(module, test_set: MVTecDataset, epochs: int, wall_time_s: float) -> dict:
     hp = module.hparams
+    head = head_size(module.model)
     out = {
         "category": hp.category,
         "model": hp.name,
@@ -25,8 +27,8 @@ def run_metrics(module, test_set: MVTecDataset, epochs: int, wall_time_s: float)
         "wall_time_s": round(wall_time_s, 1),
         "n_test_good": int((test_set.labels == 0).sum()),
         "n_test_defective": int((test_set.labels == 1).sum()),
-        "flow_params": sum(p.numel() for p in module.model.flow.parameters()) if hasattr(module.model, "flow") else 0,
-        "bank_rows": int(module.model.memory.rows.shape[0]) if hasattr(module.model, "memory") else 0,
+        "flow_params": head["flow_params"],
+        "bank_rows": head["bank_rows"],
         "backbone_params": sum(p.numel() for p in module.model.features.parameters()),
         "curve_test_auroc": [list(c) for c in module.curve],
         **module.fit_stats,
