@@ -53,6 +53,10 @@ model_args() {
     differnet_paper) echo "experiment=differnet_paper model.weights=$SHARED/weights/alexnet_features_imagenet.pth" ;;
     backbone_lite0) echo "experiment=differsqueezenet_paper model=differlite0 task_name=backbone_lite0" ;;
     full_1scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_1scale" ;;
+    # the tap table: the full block at 3 scales with the paper's flow and with a small one (the lean search's best)
+    full_3scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale" ;;
+    full_3scale_small) echo "$(model_args full_3scale) model.n_blocks=5 model.hidden=391 model.name=squeezenet_full_3scale_small task_name=full_3scale_small" ;;
+    full_1scale_small) echo "$(model_args full_1scale) model.n_blocks=5 model.hidden=391 model.name=squeezenet_full_1scale_small task_name=full_1scale_small" ;;
     # the stabilisers (dsn.engine.stabilisers), each alone and together; run them at their full length
     # (a cosine schedule's length is the run's: do not continue a shorter one)
     differnet_ema) echo "$(model_args differnet_paper) callbacks=stabilised model.name=differnet_ema task_name=differnet_ema" ;;
@@ -66,9 +70,14 @@ model_args() {
     knn) echo "model=knn model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn" ;;
     knn_alexnet) echo "model=knn_alexnet model.weights=$SHARED/weights/alexnet_features_imagenet.pth task_name=knn_alexnet" ;;
     knn_full_1scale) echo "model=knn_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_1scale" ;;
+    knn_full_3scale) echo "model=knn_full_3scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_3scale" ;;
     patchcore) echo "model=patchcore model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=patchcore" ;;
   esac
 }
+
+# PRINT_ARGS=<name>: print that run name's overrides and stop (tests/test_experiment_scripts.py
+# composes every name's config with them)
+if [[ -n ${PRINT_ARGS:-} ]]; then model_args "$PRINT_ARGS"; exit 0; fi
 
 mkdir -p "$OUT"
 while read -r exp cat passes seed; do

@@ -172,6 +172,23 @@ if args.ablations:
         "",
     ]
 
+lines += [
+    "## Factors that are not a difference",
+    "",
+    "- **Resize**: the reference's `transforms.Resize((448, 448))` on the PIL image (bilinear, aspect "
+    "ratio not kept) and dsn's loader give identical pixels "
+    "(`tests/test_data.py::test_resize_is_the_reference_codes`, a non-square image).",
+    "- **Rotation fill and normalisation**: rotated-in corners are black (0 before normalisation), "
+    "as torchvision's `rotate` fills, then ImageNet mean/std (`dsn/model/views.py`, "
+    "`tests/test_views.py::test_rotated_in_corners_are_black_as_torchvisions`).",
+    "- **Split**: these runs use the reference's own training list (761 files).",
+    "",
+    "Not screened yet: colour jitter (the reference's knobs default to 0; with jitter every step needs "
+    "fresh views through the backbone, the plain path, about 1.5 h for 24 passes on this CPU: "
+    '`PLAN="differnet_jitter magnetic_tile_differnet 24 0"`).',
+    "",
+]
+
 out = Path(__file__).parent / "results" / "mt_reference" / "README.md"
 out.write_text("\n".join(lines) + "\n")
 print("\n".join(lines))

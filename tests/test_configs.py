@@ -13,6 +13,7 @@ from hydra.utils import instantiate
         ("differlite0", "efficientnet_lite0", 112, 336),
         ("differmobilenet", "mobilenet_v3_small", 96, 288),
         ("squeezenet_full_1scale", "squeezenet1_1", 512, 512),
+        ("squeezenet_full_3scale", "squeezenet1_1", 512, 1536),
     ],
 )
 def test_model_presets_keep_the_paper_flow_and_optimiser(tmp_path, preset, backbone, width, flow_in):
@@ -59,7 +60,12 @@ def test_several_ranks_for_one_run_are_refused(tmp_path, overrides):
 
 @pytest.mark.parametrize(
     "baseline, flow",
-    [("knn", "differsqueezenet"), ("knn_alexnet", "differnet"), ("knn_full_1scale", "squeezenet_full_1scale")],
+    [
+        ("knn", "differsqueezenet"),
+        ("knn_alexnet", "differnet"),
+        ("knn_full_1scale", "squeezenet_full_1scale"),
+        ("knn_full_3scale", "squeezenet_full_3scale"),
+    ],
 )
 def test_each_knn_baseline_sees_exactly_its_flows_input(tmp_path, baseline, flow):
     import torch

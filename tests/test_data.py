@@ -167,3 +167,17 @@ def test_loader_property_random_bytes_never_crash_unexpectedly(tmp_path_factory,
             assert "x.png" in str(err)
         else:
             assert t.shape == (3, 16, 16)
+
+
+def test_resize_is_the_reference_codes(tmp_path):
+    """The reference's `transforms.Resize((448, 448))` on the PIL image (bilinear, aspect ratio not
+    kept) then ToTensor: dsn's loader gives the same pixels, so resizing is not among the factors
+    that could explain a gap to the published numbers (a non-square, Magnetic-Tile-like image)."""
+    from torchvision import transforms
+
+    path = write_image(tmp_path / "tile.jpg", np.random.default_rng(3), size=(517, 243))
+    with Image.open(path) as img:
+        ref = transforms.Compose([transforms.Resize((448, 448)), transforms.PILToTensor()])(img.convert("RGB"))
+    ours = load_image(path, 448)
+    assert ours.dtype == ref.dtype == torch.uint8 and ours.shape == ref.shape == (3, 448, 448)
+    assert torch.equal(ours, ref)

@@ -29,6 +29,16 @@ def test_rotation_agrees_with_torchvision(angle):
     assert (ours[inner] - ref[inner]).abs().mean() < 0.01
 
 
+def test_rotated_in_corners_are_black_as_torchvisions():
+    """The reference rotates PIL images before normalising: corners are 0, not the ImageNet mean."""
+    white = torch.ones(1, 3, 32, 32)
+    ours = rotate(white, torch.tensor([45.0]), "nearest")
+    ref = TF.rotate(white, 45.0)
+    assert ours[0, :, 0, 0].tolist() == ref[0, :, 0, 0].tolist() == [0.0, 0.0, 0.0]
+    assert ours[0, :, 16, 16].tolist() == [1.0, 1.0, 1.0]
+    assert (ours == 0).float().mean().item() == pytest.approx((ref == 0).float().mean().item(), abs=0.02)
+
+
 def test_each_image_gets_its_own_angle():
     img = torch.rand(1, 3, 12, 12).expand(3, 3, 12, 12)
     out = rotate(img, torch.tensor([0.0, 90.0, 180.0]), "nearest")
