@@ -65,6 +65,19 @@ def head_of(m: dict) -> str:
     return f"{'kNN' if kind == 'knn' else 'patch'} bank {m.get('bank_rows', 0):,}"
 
 
+def swing(runs: list[dict], points: int = 4) -> str:
+    """The largest range (max - min, AUROC points) of a run's last ``points`` test-curve points,
+    worst seed: how much a score read near the end of training depends on the epoch it is read
+    at. "—" when a run has fewer points (a one-pass baseline, a short run)."""
+    ranges = []
+    for m in runs:
+        tail = [100 * a for _, a in sorted(m.get("curve_test_auroc", []))[-points:]]
+        if len(tail) < points:
+            return "—"
+        ranges.append(max(tail) - min(tail))
+    return f"{max(ranges):.1f}"
+
+
 def summarise(runs: list[dict]) -> list[dict]:
     groups: dict[tuple[str, str, int], list[dict]] = {}  # runs of different lengths never pool
     for m in runs:
@@ -86,6 +99,7 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "pixel_auroc": _mean_std(pix) + (f" ({len(pix)} of {len(ms)} seeds)" if 1 < len(pix) < len(ms) else ""),
                 "paper": PAPER_AUROC.get(model, {}).get(category, "—"),
                 "best_epoch_on_test_paper_protocol": _mean_std(best),
+                "swing_last_4": swing(ms),
                 "seed_values": " ".join(f"{v:.1f}" for v in last),
             }
         )
@@ -109,6 +123,7 @@ def write(rows: list[dict], out: Path, command: str) -> None:
         "pixel AUROC",
         "paper (Table 2)",
         "best epoch on test — paper's protocol, optimistic",
+        "swing over the last 4 curve points (worst seed)",
         "per seed",
     ]
     table = markdown_table(
@@ -125,6 +140,7 @@ def write(rows: list[dict], out: Path, command: str) -> None:
                 r["pixel_auroc"],
                 r["paper"],
                 r["best_epoch_on_test_paper_protocol"],
+                r["swing_last_4"],
                 r["seed_values"],
             ]
             for r in rows

@@ -80,3 +80,20 @@ def test_baselines_sit_beside_the_flow_with_what_they_read_and_hold(tmp_path):
         "flow 153.2 M",
     )
     assert (rows["knn"]["features"], rows["knn"]["head"]) == ("squeezenet1_1 128 x 3", "kNN bank 3,344")
+
+
+def test_swing_is_the_largest_range_of_the_last_four_curve_points_over_seeds(tmp_path):
+    """The stabilisers' measure: how far the test curve moves over its last 4 points (a sweep that
+    reads one of them ranks that much noise), the worst seed; earlier points do not count."""
+    fake_run(tmp_path / "0", 0, 0.90, [[8, 0.50], [16, 0.91], [24, 0.93], [32, 0.92], [40, 0.90]])
+    fake_run(tmp_path / "1", 1, 0.94, [[8, 0.10], [16, 0.95], [24, 0.94], [32, 0.94], [40, 0.94]])
+    (row,) = summarise(collect([str(tmp_path)]))
+    assert row["swing_last_4"] == "3.0"  # seed 0: 93 - 90; seed 1: 1.0; the 50 and 10 are older
+    main([str(tmp_path), "--out", str(tmp_path / "out")])
+    assert "swing over the last 4 curve points" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_swing_needs_four_curve_points(tmp_path):
+    fake_run(tmp_path / "0", 0, 0.90, [[8, 0.99], [192, 0.90]])
+    (row,) = summarise(collect([str(tmp_path)]))
+    assert row["swing_last_4"] == "—"
