@@ -55,8 +55,7 @@ model_args() {
     full_1scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_1scale" ;;
     # the tap table: the full block at 3 scales with the paper's flow and with a small one (the lean search's best)
     full_3scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale" ;;
-    full_3scale_small) echo "$(model_args full_3scale) model.n_blocks=5 model.hidden=391 model.name=squeezenet_full_3scale_small task_name=full_3scale_small" ;;
-    full_1scale_small) echo "$(model_args full_1scale) model.n_blocks=5 model.hidden=391 model.name=squeezenet_full_1scale_small task_name=full_1scale_small" ;;
+    full_3scale_small) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale_small model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale_small" ;;
     # the stabilisers (dsn.engine.stabilisers), each alone and together; run them at their full length
     # (a cosine schedule's length is the run's: do not continue a shorter one)
     differnet_ema) echo "$(model_args differnet_paper) callbacks=stabilised model.name=differnet_ema task_name=differnet_ema" ;;

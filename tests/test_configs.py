@@ -92,3 +92,17 @@ def test_backbone_comparison_puts_the_baselines_beside_the_flows(tmp_path):
     assert {"knn", "knn_alexnet", "patchcore"} <= set(models) and "differsqueezenet" in models
     for name in models:  # every listed preset composes
         compose("train", ["experiment=backbone_comparison", f"model={name}"], tmp_path)
+
+
+def test_tap_comparison_puts_each_tap_beside_its_knn_and_the_patch_bank(tmp_path):
+    cfg = compose("train", ["experiment=tap_comparison", "model.weights=none"], tmp_path)
+    models = cfg.hydra.sweeper.params.model.split(",")
+    taps = {}
+    for name in models:
+        m = compose("train", ["experiment=tap_comparison", f"model={name}"], tmp_path).model
+        taps.setdefault((m.backbone, m.get("n_features"), m.get("n_scales")), set()).add(m.get("detector", "flow"))
+    for tap in [("squeezenet1_1", 128, 3), ("squeezenet1_1", 512, 1), ("squeezenet1_1", 512, 3)]:
+        assert taps[tap] == {"flow", "knn"}, tap
+    assert "patchcore" in models and cfg.trainer.max_epochs == 192
+    small = compose("train", ["experiment=tap_comparison", "model=squeezenet_full_3scale_small"], tmp_path).model
+    assert (small.n_features, small.n_scales, small.n_blocks, small.hidden) == (512, 3, 5, 391)
