@@ -88,6 +88,8 @@ lines = [
     "Unfinished seeds (their checkpoints stay outside git; the command resumes them where logs/mt_ref "
     "is kept): "
     + (", ".join(f"seed {s} at {n} of 192 passes" for s, (_, _, n, f) in zip(seeds, curves) if f is None) or "none")
+    + ". Seeds of the planned three not started: "
+    + (", ".join(str(s) for s in sorted({0, 1, 2} - set(seeds))) or "none")
     + ".",
     "",
     "## Learning curve (test-set AUROC after each meta-epoch; never used to select anything)",
