@@ -13,11 +13,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import statistics
 from pathlib import Path
 
 from dsn.results.paper_numbers import PAPER_AUROC
-from dsn.utils.tables import markdown_table
+from dsn.utils.tables import markdown_table, mean_std
 
 
 def collect(dirs: list[str]) -> list[dict]:
@@ -39,15 +38,6 @@ def collect(dirs: list[str]) -> list[dict]:
     if not by_model:
         raise SystemExit(f"no metrics.json with an AUROC under {', '.join(dirs)}")
     return list(by_model.values())
-
-
-def _mean_std(values: list[float]) -> str:
-    """ "mean ± sample std"; a single run has no spread to show, so it gets no "±"."""
-    if not values:
-        return "—"
-    if len(values) == 1:
-        return f"{values[0]:.1f} (1 run)"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def features_of(m: dict) -> str:
@@ -95,10 +85,10 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "head": head_of(ms[0]),
                 "seeds": len(ms),
                 "epochs": epochs,
-                "auroc_last_epoch": _mean_std(last),
-                "pixel_auroc": _mean_std(pix) + (f" ({len(pix)} of {len(ms)} seeds)" if 1 < len(pix) < len(ms) else ""),
+                "auroc_last_epoch": mean_std(last),
+                "pixel_auroc": mean_std(pix) + (f" ({len(pix)} of {len(ms)} seeds)" if 1 < len(pix) < len(ms) else ""),
                 "paper": PAPER_AUROC.get(model, {}).get(category, "—"),
-                "best_epoch_on_test_paper_protocol": _mean_std(best),
+                "best_epoch_on_test_paper_protocol": mean_std(best),
                 "swing_last_4": swing(ms),
                 "seed_values": " ".join(f"{v:.1f}" for v in last),
             }

@@ -10,12 +10,11 @@ import argparse
 import csv
 import datetime as dt
 import json
-import statistics
 import sys
 from pathlib import Path
 
 from dsn.report import collect, summarise
-from dsn.utils.tables import markdown_table
+from dsn.utils.tables import markdown_table, mean_std
 
 # experiments/results/cpu_tables/runs/differnet_paper_magnetic_tile_96p_s0/metrics.json (dsn's split, seed 0)
 OURS = {
@@ -49,16 +48,6 @@ def curve(run: Path) -> tuple[dict[int, float], int, float | None]:
             if r.get("train/loss"):
                 last = max(last, int(r["epoch"]) + 1)
     return points, last, None
-
-
-def mean_std(values: list[float]) -> str:
-    if not values:
-        return "—"
-    return (
-        f"{values[0]:.1f} (1 run)"
-        if len(values) == 1
-        else f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
-    )
 
 
 ap = argparse.ArgumentParser()

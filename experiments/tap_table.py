@@ -10,12 +10,11 @@ model); baselines have one pass. Runs without rotations (`_norot`) are another p
 """
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
 from dsn.report import collect, features_of
-from dsn.utils.tables import markdown_table
+from dsn.utils.tables import markdown_table, mean_std
 
 PAPER_FLOW = (8, 2048)  # coupling blocks, hidden width
 
@@ -33,9 +32,7 @@ def cell(ms: list[dict]) -> str:
     values = [100 * m["auroc"] for m in ms]
     views = {m.get("test_views") for m in ms} - {64}
     note = f", T={'/'.join(str(v) for v in sorted(views))}" if views else ""
-    if len(values) == 1:
-        return f"{values[0]:.1f} (1 seed{note})"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} ({len(values)} seeds{note})"
+    return mean_std(values, unit="seed", counted=True, note=note)
 
 
 def table(runs: list[dict], passes: int) -> str:
