@@ -62,9 +62,9 @@ model_args() {
     differnet_cosine) echo "$(model_args differnet_paper) model.lr_schedule=cosine model.name=differnet_cosine task_name=differnet_cosine" ;;
     differnet_stable) echo "$(model_args differnet_paper) callbacks=stabilised model.lr_schedule=cosine model.name=differnet_stable task_name=differnet_stable" ;;
     # the Magnetic Tile ablation screen (DifferNet, one factor each): training rotations off; colour
-    # jitter on (fresh views every step: the plain path, slow on a CPU); test rotations: dsn-eval test_views=T
+    # jitter on (each banked view with its own seeded colour factors); test rotations: dsn-eval test_views=T
     differnet_norot) echo "$(model_args differnet_paper) model.train_rotations=false model.name=differnet_norot task_name=differnet_norot" ;;
-    differnet_jitter) echo "$(model_args differnet_paper) model.brightness=0.1 model.contrast=0.1 model.saturation=0.1 feature_cache.train=false model.name=differnet_jitter task_name=differnet_jitter" ;;
+    differnet_jitter) echo "$(model_args differnet_paper) model.brightness=0.1 model.contrast=0.1 model.saturation=0.1 model.name=differnet_jitter task_name=differnet_jitter" ;;
     # the same-feature baselines (one pass; give them 1 as the pass count): kNN on each flow's input, the patch bank
     knn) echo "model=knn model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn" ;;
     knn_alexnet) echo "model=knn_alexnet model.weights=$SHARED/weights/alexnet_features_imagenet.pth task_name=knn_alexnet" ;;

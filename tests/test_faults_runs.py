@@ -165,10 +165,7 @@ def test_4_a_changed_config_on_a_finished_run_stops_and_keeps_its_config(tmp_pat
     [
         ("model.hidden=abc", "model.hidden must be an integer >= 1, got 'abc'"),
         ("feature_cache.bank_views=1", "feature_cache.bank_views=1 must be at least model.train_views=2"),
-        (
-            "model.brightness=0.2",
-            "model.brightness (colour jitter) needs fresh views every step: set feature_cache.train=false",
-        ),
+        ("model.brightness=1.5", "model.brightness must be a number in [0.0, 1.0], got 1.5"),
         ("model.n_features=100", "model.n_features must be a width backbone 'squeezenet1_1' can be tapped at"),
         ("data.val_fraction=1.5", "data.val_fraction must be a number in [0.0, 1.0), got 1.5"),
     ],

@@ -178,3 +178,26 @@ def test_training_rotations_can_be_switched_off(tmp_path, toy_root):
     assert rotating.bank_angles(5, 16, seed=0).shape == (5, 16) and rotating.bank_angles(5, 16, 0).abs().sum() > 0
     _, metrics = run(tmp_path, toy_root, "model.train_rotations=false", "feature_cache.bank_views=1")
     assert metrics["epochs"] == 2 and 0.0 <= metrics["auroc"] <= 1.0
+
+
+def test_colour_jitter_trains_on_the_feature_bank_with_its_own_seeded_views(tmp_path, toy_root):
+    """Each banked view gets its own colour factors (seeded), as each gets its own rotation; the
+    test views are never jittered, so a jittering run shares the test-feature cache of one without."""
+    from conftest import preset
+
+    from dsn.engine.lightning_module import DifferLightning
+
+    module = DifferLightning(**preset(weights="none", n_blocks=1, hidden=8, brightness=0.3, train_rotations=False))
+    factors = module.bank_jitter(5, 16, seed=0)
+    assert factors.shape == (5, 16, 3) and torch.equal(factors, module.bank_jitter(5, 16, seed=0))
+    assert not torch.equal(factors, module.bank_jitter(5, 16, seed=1))
+    assert torch.equal(module.bank_angles(5, 16, seed=0), torch.zeros(5, 16))  # upright, each view its own colour
+    assert DifferLightning(**preset(weights="none", n_blocks=1, hidden=8)).bank_jitter(5, 16, seed=0) is None
+
+    cache = tmp_path / "cache"
+    _, plain = run(tmp_path / "plain", toy_root, f"feature_cache.dir={cache}")
+    files = {p.name for p in cache.iterdir()}
+    _, jittered = run(tmp_path / "jitter", toy_root, f"feature_cache.dir={cache}", "model.brightness=0.3")
+    added = {p.name for p in cache.iterdir()} - files
+    assert len(added) == 1 and next(iter(added)).startswith("train-features")  # test views reused
+    assert jittered["epochs"] == 2 and jittered["scores"] != pytest.approx(plain["scores"], rel=1e-4)

@@ -8,7 +8,7 @@ from conftest import preset
 
 from dsn.model import DifferModel
 from dsn.model.stack_features import embed_stack
-from dsn.model.views import fixed_angles, jitter, rotate
+from dsn.model.views import fixed_angles, jitter, jitter_factors, rotate
 
 
 @pytest.mark.parametrize("angle", [90.0, 180.0, -90.0])
@@ -51,21 +51,38 @@ def test_fixed_angles_cover_the_circle():
     torch.testing.assert_close(fixed_angles(4), torch.tensor([0.0, 90.0, 180.0, 270.0]))
 
 
-def test_jitter_off_is_identity_and_on_changes_images():
+def test_jitter_off_is_exactly_the_identity():
     img = torch.rand(4, 3, 8, 8)
-    torch.testing.assert_close(jitter(img, 0, 0, 0), img)
-    out = jitter(img, 0.5, 0.5, 0.5, torch.Generator().manual_seed(1))
+    factors = jitter_factors(4, 0.0, 0.0, 0.0, torch.Generator().manual_seed(1))
+    assert torch.equal(factors, torch.ones(4, 3))
+    assert torch.equal(jitter(img, factors), img)
+
+
+def test_jitter_factors_stay_in_their_knobs_range_and_change_images():
+    factors = jitter_factors(64, 0.5, 0.0, 0.2, torch.Generator().manual_seed(1))
+    assert (factors[:, 0] - 1).abs().max() <= 0.5 and (factors[:, 0] - 1).abs().max() > 0.3
+    assert torch.equal(factors[:, 1], torch.ones(64)) and (factors[:, 2] - 1).abs().max() <= 0.2
+    img = torch.rand(64, 3, 8, 8)
+    out = jitter(img, factors)
     assert not torch.allclose(out, img) and out.min() >= 0 and out.max() <= 1
+    only_brightness = jitter(img, torch.stack([factors[:, 0], torch.ones(64), torch.ones(64)], 1))
+    torch.testing.assert_close(only_brightness, (img * factors[:, 0].view(64, 1, 1, 1)).clamp(0, 1))
 
 
-def test_cached_and_uncached_features_are_the_same_view(squeezenet_weights):
-    """The bank (many images, many views, chunked) equals per-image, per-view embedding."""
+@pytest.mark.parametrize("jittered", [False, True])
+def test_cached_and_uncached_features_are_the_same_view(squeezenet_weights, jittered):
+    """The bank (many images, many views, chunked) equals per-image, per-view embedding, also
+    when each view carries its own colour jitter."""
     model = DifferModel.from_hparams(preset(weights=str(squeezenet_weights), n_blocks=1, hidden=8, chunk=5))
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (3, 3, 96, 96), dtype=torch.uint8, generator=g)
     angles = torch.rand(3, 4, generator=g) * 360 - 180
-    bank = embed_stack(model, images, angles, device="cpu", batch_images=2)
+    factors = jitter_factors(12, 0.4, 0.4, 0.4, g).view(3, 4, 3) if jittered else None
+    bank = embed_stack(model, images, angles, device="cpu", batch_images=2, jitter=factors)
     for i in range(3):
         for v in range(4):
-            one = model.embed(images[i : i + 1], angles[i : i + 1, v : v + 1])[0, 0]
+            f = None if factors is None else factors[i : i + 1, v : v + 1]
+            one = model.embed(images[i : i + 1], angles[i : i + 1, v : v + 1], f)[0, 0]
             torch.testing.assert_close(bank[i, v], one, rtol=1e-4, atol=1e-5)
+    if jittered:
+        assert not torch.allclose(bank, embed_stack(model, images, angles, device="cpu", batch_images=2), atol=1e-3)

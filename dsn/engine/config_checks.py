@@ -135,15 +135,11 @@ def check_train_config(cfg: DictConfig) -> None:
     _number(cfg, "threshold.target_fpr", 0.0, 1.0)
     if cfg.feature_cache.train:
         _int(cfg, "feature_cache.bank_views")
-        if cfg.model.train_rotations and cfg.feature_cache.bank_views < cfg.model.train_views:
+        jitter = any(cfg.model.get(k) for k in ("brightness", "contrast", "saturation"))
+        # views per image in the bank: bank_views with rotations or colour jitter (else one upright)
+        if (cfg.model.train_rotations or jitter) and cfg.feature_cache.bank_views < cfg.model.train_views:
             raise ConfigError(
                 f"feature_cache.bank_views={cfg.feature_cache.bank_views} must be at least "
                 f"model.train_views={cfg.model.train_views} (each step picks that many views per image "
                 f"from the bank)"
-            )
-        jitter = [k for k in ("brightness", "contrast", "saturation") if cfg.model.get(k)]
-        if jitter:
-            raise ConfigError(
-                f"model.{jitter[0]} (colour jitter) needs fresh views every step: set "
-                f"feature_cache.train=false (the training feature bank holds un-jittered views)"
             )

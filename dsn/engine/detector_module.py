@@ -17,7 +17,7 @@ import torch
 
 from dsn.engine.threshold import NO_THRESHOLD, Decision
 from dsn.model.registry import model_from_hparams
-from dsn.model.views import fixed_angles, random_angles
+from dsn.model.views import fixed_angles, jitter_factors, random_angles
 from dsn.results.metrics import UndefinedAUROC, image_auroc
 
 
@@ -54,19 +54,41 @@ class DetectorLightning(L.LightningModule):
         gens = [torch.Generator().manual_seed(self.hparams.seed * 100_003 + int(i)) for i in indices]
         return torch.stack([random_angles((t,), g) for g in gens])
 
+    @property
+    def jitters(self) -> bool:
+        """Whether training views get colour jitter (``model.brightness/contrast/saturation``)."""
+        return any(self.hparams.get(k, 0.0) for k in ("brightness", "contrast", "saturation"))
+
+    def view_jitter(self, n_images: int, n_views: int, generator: torch.Generator) -> torch.Tensor | None:
+        """Colour factors of training views [n_images, n_views, 3], or None without jitter."""
+        if not self.jitters:
+            return None
+        hp = self.hparams
+        f = jitter_factors(n_images * n_views, hp.brightness, hp.contrast, hp.saturation, generator)
+        return f.view(n_images, n_views, 3)
+
+    def _upright_views(self, n_views: int) -> int:
+        """Views per image without ``train_rotations``: one, unless colour jitter makes each differ."""
+        return n_views if self.jitters else 1
+
     def bank_angles(self, n_images: int, bank_views: int, seed: int) -> torch.Tensor:
         """The rotations of the cached training feature bank: [n_images, bank_views] seeded random
         rotations (the reference's training augmentation), or, without ``train_rotations``, each
-        image once, upright ([n_images, 1] zeros)."""
+        image upright (once, or ``bank_views`` times with colour jitter)."""
         if not self.hparams.get("train_rotations", True):
-            return torch.zeros(n_images, 1)
+            return torch.zeros(n_images, self._upright_views(bank_views))
         return random_angles((n_images, bank_views), torch.Generator().manual_seed(seed * 31 + 17))
+
+    def bank_jitter(self, n_images: int, n_views: int, seed: int) -> torch.Tensor | None:
+        """The colour factors of the cached training bank's views (seeded; None without jitter):
+        each banked view is jittered once, as each is rotated once."""
+        return self.view_jitter(n_images, n_views, torch.Generator().manual_seed(seed * 31 + 18))
 
     def step_angles(self, n_images: int, generator: torch.Generator) -> torch.Tensor:
         """Rotations of one training step without the bank: ``train_views`` random ones per image,
-        or one upright view without ``train_rotations``."""
+        or upright views without ``train_rotations``."""
         if not self.hparams.get("train_rotations", True):
-            return torch.zeros(n_images, 1)
+            return torch.zeros(n_images, self._upright_views(self.hparams.train_views))
         return random_angles((n_images, self.hparams.train_views), generator)
 
     def score_batch(self, batch: dict) -> torch.Tensor:

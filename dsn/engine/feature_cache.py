@@ -1,8 +1,9 @@
 """Prepare the cached features a run trains and scores on, and store them between runs.
 
 The test views are deterministic, so caching them is exact. The training bank holds
-``bank_views`` random rotations per image (seeded); each step then samples ``train_views`` of
-them, instead of rendering fresh rotations through the backbone. Entries on disk are keyed by
+``bank_views`` random rotations per image (seeded, each with its own seeded colour jitter when
+the model jitters); each step then samples ``train_views`` of them, instead of rendering fresh
+views through the backbone. Entries on disk are keyed by
 the image bytes, the angles and the backbone's weights and settings.
 """
 
@@ -19,15 +20,16 @@ from dsn.model.stack_features import embed_stack
 from dsn.utils.tensor_cache import cached_tensor
 
 
-def _key(module: DetectorLightning, images: torch.Tensor, angles: torch.Tensor, extra: str) -> str:
+def _key(module: DetectorLightning, images: torch.Tensor, angles: torch.Tensor, extra: str, jittered: bool) -> str:
     hp = module.hparams
-    # pooled features: the settings that shape them (a baseline without colour jitter has the
-    # flow's key, so a global kNN reuses the flow's cached views); patch features add their own
+    # pooled features: the settings that shape them (a baseline has the flow's key, so a global kNN
+    # reuses the flow's cached views; the test views are never jittered, so a jittering run reuses
+    # the test views of the same run without); patch features add their own
     patch = f"patch:{hp.patch_taps}:{hp.neighbourhood}:{hp.grid}:" if "patch_taps" in hp else ""
+    colour = ":".join(str(hp.get(k, 0.0) if jittered else 0.0) for k in ("brightness", "contrast", "saturation"))
     h = hashlib.sha256(
         f"{patch}{hp.backbone}:{hp.get('n_features')}:{hp.get('n_scales')}:{hp.rotation_mode}:"
-        f"{hp.get('scale_mode')}:{hp.get('brightness', 0.0)}:{hp.get('contrast', 0.0)}:"
-        f"{hp.get('saturation', 0.0)}:{extra}".encode()
+        f"{hp.get('scale_mode')}:{colour}:{extra}".encode()
     )
     h.update(images.numpy().tobytes())
     h.update(angles.numpy().tobytes())
@@ -46,13 +48,17 @@ def _serve_views(
     device,
     cache_dir: str | None,
     batch_images: int,
+    jitter: torch.Tensor | None = None,
 ) -> None:
-    """Features of ``angles`` [N, V] of every image of ``dataset``, from the cache or computed once;
-    the dataset then serves these vectors instead of its images."""
-    key = _key(module, dataset.images, angles, extra)
+    """Features of ``angles`` [N, V] (colour factors ``jitter`` [N, V, 3]) of every image of
+    ``dataset``, from the cache or computed once; the dataset then serves these vectors instead
+    of its images."""
+    key = _key(module, dataset.images, angles, extra, jittered=jitter is not None)  # seed: in extra
 
     def compute() -> torch.Tensor:
-        return embed_stack(module.model, dataset.images, angles, device=device, batch_images=batch_images)
+        return embed_stack(
+            module.model, dataset.images, angles, device=device, batch_images=batch_images, jitter=jitter
+        )
 
     feats = compute() if cache_dir is None else cached_tensor(Path(cache_dir) / f"{name}-{key}.pt", compute)
     dataset.use_features(feats)
@@ -78,10 +84,10 @@ def cache_train_features(
     cache_dir: str | None,
     batch_images: int,
 ) -> None:
-    """``bank_views`` seeded random rotations of every training image (the module's
-    ``bank_angles``), computed once (colour jitter needs fresh views:
-    :mod:`dsn.engine.config_checks` refuses it with the bank)."""
+    """``bank_views`` seeded random views of every training image (the module's ``bank_angles``
+    and ``bank_jitter``), computed once."""
     angles = module.bank_angles(len(train_set), bank_views, seed)
+    jitter = module.bank_jitter(*angles.shape, seed)
     _serve_views(
         module,
         train_set,
@@ -91,4 +97,5 @@ def cache_train_features(
         device=device,
         cache_dir=cache_dir,
         batch_images=batch_images,
+        jitter=jitter,
     )

@@ -70,9 +70,9 @@ class DifferLightning(DetectorLightning):
             pick = torch.rand(b, v, generator=g).argsort(dim=1)[:, :k].to(bank.device)
             return bank.gather(1, pick.unsqueeze(-1).expand(b, k, f))
         images = batch["image"]
-        angles = self.step_angles(images.shape[0], g).to(images.device)
-        hp = self.hparams
-        return self.model.embed(images, angles, hp.brightness, hp.contrast, hp.saturation, g)
+        angles = self.step_angles(images.shape[0], g)
+        jitter = self.view_jitter(*angles.shape, g)
+        return self.model.embed(images, angles.to(images.device), None if jitter is None else jitter.to(images.device))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         feats = self.train_features(batch)

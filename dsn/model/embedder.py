@@ -15,7 +15,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from dsn.model.views import jitter, normalize, rotate, to_unit
+from dsn.model.views import jitter as apply_jitter
+from dsn.model.views import normalize, rotate, to_unit
 
 
 class ViewEmbedder(nn.Module):
@@ -40,18 +41,19 @@ class ViewEmbedder(nn.Module):
         self,
         images: torch.Tensor,
         angles: torch.Tensor,
-        brightness: float = 0.0,
-        contrast: float = 0.0,
-        saturation: float = 0.0,
-        generator: torch.Generator | None = None,
+        jitter: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Features of each image under each of its rotations: images [B, 3, H, W] (uint8 or
-        float in [0, 1]), angles [B, V] degrees -> [B, V, F].
+        float in [0, 1]), angles [B, V] degrees -> [B, V, F]; ``jitter`` [B, V, 3], colour
+        factors per view (:func:`dsn.model.views.jitter_factors`), None for none.
 
         Runs without autograd unless ``images`` requires grad (gradient maps)."""
         b, v = angles.shape
         if images.shape[0] != b:
             raise ValueError(f"{images.shape[0]} images but angles for {b}")
+        if jitter is not None and jitter.shape != (b, v, 3):
+            raise ValueError(f"jitter factors must be [{b}, {v}, 3] like the angles, got {tuple(jitter.shape)}")
+        flat_jitter = None if jitter is None else jitter.reshape(-1, 3)
         track = images.requires_grad
         out = []
         with torch.set_grad_enabled(track and torch.is_grad_enabled()):
@@ -63,10 +65,7 @@ class ViewEmbedder(nn.Module):
                     self.view_features(
                         to_unit(images[idx]),
                         flat_angles[start : start + self.chunk],
-                        brightness,
-                        contrast,
-                        saturation,
-                        generator,
+                        None if flat_jitter is None else flat_jitter[start : start + self.chunk],
                     )
                 )
         return torch.cat(out).view(b, v, -1)
@@ -75,15 +74,13 @@ class ViewEmbedder(nn.Module):
         self,
         x: torch.Tensor,
         angles: torch.Tensor,
-        brightness: float = 0.0,
-        contrast: float = 0.0,
-        saturation: float = 0.0,
-        generator: torch.Generator | None = None,
+        jitter_factors: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """One view per image: [N, 3, H, W] in [0, 1], angles [N] -> features [N, F]."""
+        """One view per image: [N, 3, H, W] in [0, 1], angles [N], colour factors [N, 3] or
+        None -> features [N, F]. Rotated first, then jittered (the reference's order)."""
         x = rotate(x, angles, self.rotation_mode)
-        if brightness or contrast or saturation:
-            x = jitter(x, brightness, contrast, saturation, generator)
+        if jitter_factors is not None:
+            x = apply_jitter(x, jitter_factors)
         return self.features(normalize(x))
 
     def view_scores(self, features: torch.Tensor) -> torch.Tensor:

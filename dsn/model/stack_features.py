@@ -21,16 +21,19 @@ def embed_stack(
     *,
     device: torch.device | str,
     batch_images: int,
+    jitter: torch.Tensor | None = None,
     log_every_s: float = 30.0,
 ) -> torch.Tensor:
-    """images uint8 [N, 3, S, S], angles [N, V] -> float32 features [N, V, F] on the CPU."""
+    """images uint8 [N, 3, S, S], angles [N, V] (and colour factors [N, V, 3] or None) -> float32
+    features [N, V, F] on the CPU."""
     if images.shape[0] != angles.shape[0]:
         raise ValueError(f"{images.shape[0]} images but angles for {angles.shape[0]}")
     model.features.to(device)
     out, last = [], time.monotonic()
     for start in range(0, images.shape[0], batch_images):
         imgs = images[start : start + batch_images].to(device, non_blocking=True)
-        out.append(model.embed(imgs, angles[start : start + batch_images].to(device)).float().cpu())
+        jit = None if jitter is None else jitter[start : start + batch_images].to(device)
+        out.append(model.embed(imgs, angles[start : start + batch_images].to(device), jit).float().cpu())
         if time.monotonic() - last > log_every_s:
             print(f"  features: {start + len(imgs)}/{images.shape[0]} images", flush=True)
             last = time.monotonic()

@@ -38,31 +38,31 @@ def rotate(images: torch.Tensor, angles: torch.Tensor, mode: str) -> torch.Tenso
     return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
 
 
-def jitter(
-    images: torch.Tensor,
-    brightness: float,
-    contrast: float,
-    saturation: float,
-    generator: torch.Generator | None = None,
+def jitter_factors(
+    n: int, brightness: float, contrast: float, saturation: float, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Random brightness, contrast and saturation factors in [1-x, 1+x] per image (0 = off).
+    """Random brightness, contrast and saturation factors in [1-x, 1+x] for ``n`` views: [n, 3]
+    (a knob at 0 gives factor 1, off). Drawn apart from the images so that a cached bank of
+    jittered views is reproducible whatever the batch and chunk sizes that render it."""
+    strengths = torch.tensor([brightness, contrast, saturation], dtype=torch.float32)
+    return (1.0 + (torch.rand(n, 3, generator=generator) * 2.0 - 1.0) * strengths).clamp_min(0.0)
 
-    Works on [0, 1] images; the result is clamped back to [0, 1].
-    """
+
+def jitter(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """Brightness, contrast and saturation of [0, 1] images [N, 3, H, W] scaled by ``factors``
+    [N, 3] (:func:`jitter_factors`), each as torchvision's ColorJitter does it (which applies them
+    in a random order; here always this one); the result is clamped back to [0, 1]. A knob whose
+    factors are all 1 is skipped (exactly the identity)."""
     n = images.shape[0]
-
-    def factors(strength: float) -> torch.Tensor:
-        f = 1.0 + (torch.rand(n, generator=generator) * 2.0 - 1.0) * strength
-        return f.clamp_min(0.0).to(images).view(n, 1, 1, 1)
-
-    if brightness > 0:
-        images = (images * factors(brightness)).clamp(0, 1)
-    if contrast > 0:
+    f = factors.to(images).view(n, 3, 1, 1, 1)
+    if (f[:, 0] != 1).any():
+        images = (images * f[:, 0]).clamp(0, 1)
+    if (f[:, 1] != 1).any():
         mean = _gray(images).mean(dim=(1, 2, 3), keepdim=True)
-        images = ((images - mean) * factors(contrast) + mean).clamp(0, 1)
-    if saturation > 0:
+        images = ((images - mean) * f[:, 1] + mean).clamp(0, 1)
+    if (f[:, 2] != 1).any():
         gray = _gray(images)
-        images = ((images - gray) * factors(saturation) + gray).clamp(0, 1)
+        images = ((images - gray) * f[:, 2] + gray).clamp(0, 1)
     return images
 
 
