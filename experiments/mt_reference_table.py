@@ -136,26 +136,46 @@ if args.baselines:
     ]
 
 if args.ablations:
-    base = curves[0][1]
-    rows = []
+    by_seed = {seed: points for seed, (_, points, _, _) in zip(seeds, curves)}
+    groups: dict[tuple[str, int, int], dict[int, float]] = {}
     for f in sorted(Path(args.ablations).rglob("metrics.json")):
         m = json.loads(f.read_text())
         if m["category"] == CATEGORY:
-            ref = base.get(m["epochs"])
-            rows.append(
-                [m["model"], m["epochs"], m["test_views"], f"{100 * m['auroc']:.1f}", f"{ref:.1f}" if ref else "—"]
-            )
+            groups.setdefault((m["model"], m["epochs"], m["test_views"]), {})[m["seed"]] = 100 * m["auroc"]
+    rows = []
+    for (model, epochs, views), values in sorted(groups.items()):
+        paired = {s: v for s, v in values.items() if epochs in by_seed.get(s, {})}
+        rows.append(
+            [
+                model,
+                epochs,
+                views,
+                ", ".join(str(s) for s in sorted(values)),
+                mean_std(list(values.values()), unit="seed"),
+                mean_std([by_seed[s][epochs] for s in paired], unit="seed"),
+                mean_std([v - by_seed[s][epochs] for s, v in paired.items()], unit="seed"),
+            ]
+        )
     lines += [
-        "## Ablation screen (DifferNet, seed 0, one factor changed)",
+        "## Ablation screen (DifferNet, one factor changed; seed 0, then more seeds for what moved)",
         "",
-        'Command: `PLAN="<name> magnetic_tile_differnet <passes> 0" OUT=logs/mt_ablation '
+        'Command: `PLAN="<name> magnetic_tile_differnet <passes> <seed>" OUT=logs/mt_ablation '
         "bash experiments/cpu_tables.sh` "
         "(names in `model_args` there; `differnet_norot`: `model.train_rotations=false`, training bank of "
         "upright images; `differnet_jitter`: brightness, contrast and saturation jitter 0.1 each, every "
         "banked view with its own seeded factors, rotations as the reference run).",
         "",
         markdown_table(
-            ["run", "passes", "test rotations", "image AUROC", "reference run at the same passes (64 rotations)"], rows
+            [
+                "run",
+                "passes",
+                "test rotations",
+                "seeds",
+                "image AUROC",
+                "reference runs, same seeds and passes (64 rotations)",
+                "change, paired by seed",
+            ],
+            rows,
         ).rstrip(),
         "",
         "`differnet_norot` with 64 test rotations scores rotated views the flow never saw in training; "
