@@ -92,7 +92,8 @@ def latency_rows(ckpt: Path, category: str, ts=(1, 4, 8, 16, 32, 64), repeats: i
     module = load_module(ckpt)
     model = module.model
     test = MVTecDataset(ROOTS[category], category, "test", image_size=448)
-    feats = embed_stack(model, test.images, fixed_angles(64).expand(len(test), 64), device="cpu", batch_images=4)
+    angles = fixed_angles(64).expand(len(test), 64)
+    feats = embed_stack(model, test.images, angles, device="cpu", batch_images=4, jitter=None)
     rows = []
     for t in ts:
         sub = feats[:, :: 64 // t]  # the rotations k*360/t

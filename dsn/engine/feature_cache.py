@@ -48,7 +48,7 @@ def _serve_views(
     device,
     cache_dir: str | None,
     batch_images: int,
-    jitter: torch.Tensor | None = None,
+    jitter: torch.Tensor | None,
 ) -> None:
     """Features of ``angles`` [N, V] (colour factors ``jitter`` [N, V, 3]) of every image of
     ``dataset``, from the cache or computed once; the dataset then serves these vectors instead
@@ -70,7 +70,15 @@ def cache_test_features(
     """The T fixed test views of every test image, computed once (exact: the views are fixed)."""
     angles = module.test_angles(torch.arange(len(test_set)))
     _serve_views(
-        module, test_set, angles, "test-features", "test", device=device, cache_dir=cache_dir, batch_images=batch_images
+        module,
+        test_set,
+        angles,
+        "test-features",
+        "test",
+        device=device,
+        cache_dir=cache_dir,
+        batch_images=batch_images,
+        jitter=None,  # test views are never jittered
     )
 
 

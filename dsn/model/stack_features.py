@@ -21,7 +21,7 @@ def embed_stack(
     *,
     device: torch.device | str,
     batch_images: int,
-    jitter: torch.Tensor | None = None,
+    jitter: torch.Tensor | None,
     log_every_s: float = 30.0,
 ) -> torch.Tensor:
     """images uint8 [N, 3, S, S], angles [N, V] (and colour factors [N, V, 3] or None) -> float32
