@@ -71,8 +71,7 @@ class DifferLightning(DetectorLightning):
             return bank.gather(1, pick.unsqueeze(-1).expand(b, k, f))
         images = batch["image"]
         angles = self.step_angles(images.shape[0], g)
-        jitter = self.view_jitter(*angles.shape, g)
-        return self.model.embed(images, angles.to(images.device), None if jitter is None else jitter.to(images.device))
+        return self.model.embed(images, angles.to(images.device), self.view_jitter(*angles.shape, g))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         feats = self.train_features(batch)

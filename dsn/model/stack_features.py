@@ -32,7 +32,7 @@ def embed_stack(
     out, last = [], time.monotonic()
     for start in range(0, images.shape[0], batch_images):
         imgs = images[start : start + batch_images].to(device, non_blocking=True)
-        jit = None if jitter is None else jitter[start : start + batch_images].to(device)
+        jit = None if jitter is None else jitter[start : start + batch_images]  # moved where the views are
         out.append(model.embed(imgs, angles[start : start + batch_images].to(device), jit).float().cpu())
         if time.monotonic() - last > log_every_s:
             print(f"  features: {start + len(imgs)}/{images.shape[0]} images", flush=True)
