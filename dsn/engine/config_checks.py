@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dsn.model.backbones import BACKBONES, valid_widths
 from dsn.model.memory_bank import METRICS, SUBSAMPLERS
+from dsn.model.views import JITTER_KNOBS
 
 
 class ConfigError(ValueError):
@@ -100,8 +101,8 @@ def _check_flow(cfg: DictConfig) -> None:
     for key in ("model.clamp", "model.lr", "model.eps"):
         _number(cfg, key, 0.0, low_open=True)
     _number(cfg, "model.weight_decay", 0.0)
-    for key in ("model.brightness", "model.contrast", "model.saturation"):
-        _number(cfg, key, 0.0, 1.0, high_open=False)
+    for knob in JITTER_KNOBS:
+        _number(cfg, f"model.{knob}", 0.0, 1.0, high_open=False)
     _choice(cfg, "model.lr_schedule", {"constant", "cosine"})
     betas = _get(cfg, "model.betas")
     if not (
@@ -135,7 +136,7 @@ def check_train_config(cfg: DictConfig) -> None:
     _number(cfg, "threshold.target_fpr", 0.0, 1.0)
     if cfg.feature_cache.train:
         _int(cfg, "feature_cache.bank_views")
-        jitter = any(cfg.model.get(k) for k in ("brightness", "contrast", "saturation"))
+        jitter = any(cfg.model.get(k) for k in JITTER_KNOBS)
         # views per image in the bank: bank_views with rotations or colour jitter (else one upright)
         if (cfg.model.train_rotations or jitter) and cfg.feature_cache.bank_views < cfg.model.train_views:
             raise ConfigError(

@@ -17,7 +17,7 @@ import torch
 
 from dsn.engine.threshold import NO_THRESHOLD, Decision
 from dsn.model.registry import model_from_hparams
-from dsn.model.views import fixed_angles, jitter_factors, random_angles
+from dsn.model.views import JITTER_KNOBS, fixed_angles, jitter_factors, random_angles
 from dsn.results.metrics import UndefinedAUROC, image_auroc
 
 
@@ -57,14 +57,13 @@ class DetectorLightning(L.LightningModule):
     @property
     def jitters(self) -> bool:
         """Whether training views get colour jitter (``model.brightness/contrast/saturation``)."""
-        return any(self.hparams.get(k, 0.0) for k in ("brightness", "contrast", "saturation"))
+        return any(self.hparams.get(k, 0.0) for k in JITTER_KNOBS)
 
     def view_jitter(self, n_images: int, n_views: int, generator: torch.Generator) -> torch.Tensor | None:
         """Colour factors of training views [n_images, n_views, 3], or None without jitter."""
         if not self.jitters:
             return None
-        hp = self.hparams
-        f = jitter_factors(n_images * n_views, hp.brightness, hp.contrast, hp.saturation, generator)
+        f = jitter_factors(n_images * n_views, *(self.hparams[k] for k in JITTER_KNOBS), generator)
         return f.view(n_images, n_views, 3)
 
     def _upright_views(self, n_views: int) -> int:

@@ -17,6 +17,7 @@ import torch
 from dsn.data.dataset import MVTecDataset
 from dsn.engine.detector_module import DetectorLightning
 from dsn.model.stack_features import embed_stack
+from dsn.model.views import JITTER_KNOBS
 from dsn.utils.tensor_cache import cached_tensor
 
 
@@ -26,7 +27,7 @@ def _key(module: DetectorLightning, images: torch.Tensor, angles: torch.Tensor, 
     # reuses the flow's cached views; the test views are never jittered, so a jittering run reuses
     # the test views of the same run without); patch features add their own
     patch = f"patch:{hp.patch_taps}:{hp.neighbourhood}:{hp.grid}:" if "patch_taps" in hp else ""
-    colour = ":".join(str(hp.get(k, 0.0) if jittered else 0.0) for k in ("brightness", "contrast", "saturation"))
+    colour = ":".join(str(hp.get(k, 0.0) if jittered else 0.0) for k in JITTER_KNOBS)
     h = hashlib.sha256(
         f"{patch}{hp.backbone}:{hp.get('n_features')}:{hp.get('n_scales')}:{hp.rotation_mode}:"
         f"{hp.get('scale_mode')}:{colour}:{extra}".encode()

@@ -38,6 +38,9 @@ def rotate(images: torch.Tensor, angles: torch.Tensor, mode: str) -> torch.Tenso
     return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
 
 
+JITTER_KNOBS = ("brightness", "contrast", "saturation")  # the model.* settings, in factor order
+
+
 def jitter_factors(
     n: int, brightness: float, contrast: float, saturation: float, generator: torch.Generator | None = None
 ) -> torch.Tensor:
