@@ -1,4 +1,4 @@
-"""Write results/mt_reference/README.md: DifferNet on the reference code's Magnetic Tile split, from
+"""Write results/mt_reference/README.md (or `--out`): DifferNet on the reference code's Magnetic Tile split, from
 its runs (one per seed, finished or not), test-rotation evaluations of a finished run's checkpoint,
 and the same-feature baselines on the same data.
 
@@ -55,6 +55,7 @@ ap.add_argument("runs", nargs="+")
 ap.add_argument("--evals", help="folder of dsn-eval runs of a finished checkpoint (test_views ablation)")
 ap.add_argument("--baselines", help="folder of same-feature baseline runs")
 ap.add_argument("--ablations", help="folder of one-factor DifferNet runs (seed 0), compared at equal passes")
+ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "mt_reference" / "README.md"))
 args = ap.parse_args()
 runs = sorted(Path(r) for r in args.runs)
 curves = [(r, *curve(r)) for r in runs]
@@ -121,7 +122,7 @@ if args.evals:
     ]
 
 if args.baselines:
-    rows = [r for r in summarise(collect([args.baselines])) if r["category"] == CATEGORY]
+    baseline_rows = [r for r in summarise(collect([args.baselines])) if r["category"] == CATEGORY]
     lines += [
         "## The same features without a flow (`experiments/results/same_features/`)",
         "",
@@ -129,12 +130,13 @@ if args.baselines:
             ["model", "features", "head", "seeds", "image AUROC (mean ± std)", "per seed"],
             [
                 [r["model"], r["features"], r["head"], r["seeds"], f"**{r['auroc_last_epoch']}**", r["seed_values"]]
-                for r in rows
+                for r in baseline_rows
             ],
         ).rstrip(),
         "",
     ]
 
+ablation_rows = []
 if args.ablations:
     by_seed = {seed: points for seed, (_, points, _, _) in zip(seeds, curves)}
     groups: dict[tuple[str, int, int], dict[int, float]] = {}
@@ -142,10 +144,9 @@ if args.ablations:
         m = json.loads(f.read_text())
         if m["category"] == CATEGORY:
             groups.setdefault((m["model"], m["epochs"], m["test_views"]), {})[m["seed"]] = 100 * m["auroc"]
-    rows = []
     for (model, epochs, views), values in sorted(groups.items()):
         paired = {s: v for s, v in values.items() if epochs in by_seed.get(s, {})}
-        rows.append(
+        ablation_rows.append(
             [
                 model,
                 epochs,
@@ -175,7 +176,7 @@ if args.ablations:
                 "reference runs, same seeds and passes (64 rotations)",
                 "change, paired by seed",
             ],
-            rows,
+            ablation_rows,
         ).rstrip(),
         "",
         "`differnet_norot` with 64 test rotations scores rotated views the flow never saw in training; "
@@ -196,7 +197,7 @@ lines += [
     "- **Split**: these runs use the reference's own training list (761 files).",
     "",
 ]
-if not any("jitter" in r[0] for r in (rows if args.ablations else [])):
+if not any("jitter" in r[0] for r in ablation_rows):
     lines += [
         "Not screened yet: colour jitter (the reference's knobs default to 0; the training bank holds "
         "jittered views, so it costs what the rotation screen does: "
@@ -204,6 +205,5 @@ if not any("jitter" in r[0] for r in (rows if args.ablations else [])):
         "",
     ]
 
-out = Path(__file__).parent / "results" / "mt_reference" / "README.md"
-out.write_text("\n".join(lines) + "\n")
+Path(args.out).write_text("\n".join(lines) + "\n")
 print("\n".join(lines))

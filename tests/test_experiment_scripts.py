@@ -3,6 +3,7 @@ configs that pass dsn-train's own checks, so a table's documented command cannot
 
 import re
 import subprocess
+import sys
 
 import pytest
 from conftest import REPO, compose
@@ -89,3 +90,52 @@ def test_tap_table_puts_each_run_in_its_tap_data_and_head_cell():
     assert lines[0] == "| features (tap) | data | flow 8 x 2048 (paper) | flow 5 x 391 | kNN |"
     assert "| squeezenet1_1 512 x 3 | bottle | 92.0 ± 2.8 (2 seeds) | 97.0 (1 seed) | 95.0 (1 seed) |" in lines
     assert "| squeezenet1_1 512 x 1 | bottle | — | — | 99.0 (1 seed, T=8) |" in lines
+
+
+def _write_run(folder, name, *, seed, auroc, epochs, model="differnet", views=64, curve=None):
+    import json
+
+    run = folder / name
+    run.mkdir(parents=True)
+    metrics = {"category": "magnetic_tile_differnet", "model": model, "seed": seed, "auroc": auroc}
+    metrics |= {"epochs": epochs, "test_views": views, "curve_test_auroc": curve or [[epochs, auroc]]}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    return run
+
+
+def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_that_seed(tmp_path):
+    """experiments/mt_reference_table.py as its README runs it: the headline is the last epoch's mean
+    ± std, and an ablation's change is paired by seed against the reference curve at equal passes."""
+    refs = [
+        _write_run(
+            tmp_path / "ref",
+            f"differnet_paper_magnetic_tile_differnet_192p_s{s}",
+            seed=s,
+            auroc=a,
+            epochs=192,
+            curve=[[24, c], [192, a]],
+        )
+        for s, a, c in [(0, 0.78, 0.84), (1, 0.80, 0.82)]
+    ]
+    for s, a in [(0, 0.86), (1, 0.85)]:  # +2 and +3 points over the same seed's reference at 24 passes
+        _write_run(tmp_path / "abl", f"norot_s{s}", seed=s, auroc=a, epochs=24, model="differnet_norot", views=1)
+    out = tmp_path / "README.md"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "experiments" / "mt_reference_table.py"),
+            *map(str, refs),
+            "--ablations",
+            str(tmp_path / "abl"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    text = out.read_text()
+    assert "**Last epoch, 192 passes: 79.0 ± 1.4** over 2 finished seed(s) (seed 0: 78.0, seed 1: 80.0)" in text
+    assert "| differnet_norot | 24 | 1 | 0, 1 | 85.5 ± 0.7 | 83.0 ± 1.4 | 2.5 ± 0.7 |" in text
+    assert "Not screened yet: colour jitter" in text  # no jitter run among the ablations
