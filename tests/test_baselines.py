@@ -10,7 +10,7 @@ from conftest import compose, preset
 
 from dsn.engine.checkpoints import load_module
 from dsn.evaluate import evaluate
-from dsn.model.memory_bank import MemoryBank, greedy_coreset, nearest_distances, subsample
+from dsn.model.memory_bank import MemoryBank, RowStream, greedy_coreset, nearest_distances, subsample
 from dsn.model.registry import model_from_hparams
 from dsn.predict import predict
 from dsn.train import train
@@ -61,6 +61,27 @@ def test_subsample_is_seeded_and_sized():
     a, b = subsample(x, 10, "random", seed=3), subsample(x, 10, "random", seed=3)
     assert a.shape == (10, 4) and torch.equal(a, b) and not torch.equal(a, subsample(x, 10, "random", seed=4))
     assert torch.equal(subsample(x, None, "coreset", seed=0), x) and torch.equal(subsample(x, 10, "all", 0), x)
+
+
+@pytest.mark.parametrize(("method", "size"), [("random", 25), ("random", 500), ("coreset", 25), ("all", None)])
+def test_a_streamed_pass_gives_the_bank_of_all_rows_at_once_holding_only_what_it_keeps(method, size):
+    g = torch.Generator().manual_seed(5)
+    chunks = [torch.randn(m, 6, generator=g) for m in (7, 1, 30, 0, 12, 50)]  # 100 rows, uneven chunks
+    stream = RowStream(100, size=size, method=method, seed=2)
+    for c in chunks:
+        stream.add(c)
+    kept = stream.rows()
+    assert torch.equal(subsample(kept, size, method, seed=2), subsample(torch.cat(chunks), size, method, seed=2))
+    assert kept.shape[0] == (25 if method == "random" and size == 25 else 100)  # a random bank holds only its rows
+
+
+def test_a_stream_refuses_a_pass_of_another_length():
+    stream = RowStream(10, size=4, method="random", seed=0)
+    stream.add(torch.randn(6, 3))
+    with pytest.raises(RuntimeError, match="6 training rows, 10 expected"):
+        stream.rows()
+    with pytest.raises(RuntimeError, match="more than the 10 training rows"):
+        stream.add(torch.randn(5, 3))
 
 
 def test_bank_of_any_size_reloads():
@@ -142,6 +163,24 @@ def test_baseline_trains_evaluates_and_predicts(tmp_path, toy_root, name):
 
     again = run(tmp_path, toy_root, *extra)  # a finished fit is not passed again on a rerun
     assert again["epochs"] == 1 and again["scores"] == pytest.approx(metrics["scores"], rel=1e-6)
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_patch_run_banks_the_seeded_subset_of_all_its_training_patches(tmp_path, toy_root, cached):
+    """The run streams its pass (keeping only the bank's rows); the bank is still exactly the
+    seeded random subset of every training patch, in the order the pass saw the images."""
+    from dsn.data.dataset import MVTecDataset
+    from dsn.data.sampler import EpochShuffleSampler
+
+    extra = ["model=patchcore", "model.grid=4", "model.bank_size=20", f"feature_cache.train={cached}"]
+    metrics = run(tmp_path, toy_root, *extra)
+    module = load_module(tmp_path / "checkpoints" / "last.ckpt")
+    images = MVTecDataset(toy_root, "toy", "train", image_size=32, cache_dir=None).images
+    order = list(EpochShuffleSampler(len(images), seed=metrics["seed"]))
+    with torch.no_grad():
+        every = module.model.bank_rows(module.model.embed(images[order], torch.zeros(len(images), 1)))
+    assert metrics["bank_rows"] == 20 and every.shape[0] == 16 * len(images)
+    assert torch.allclose(module.model.memory.rows, subsample(every, 20, "random", metrics["seed"]), atol=1e-5)
 
 
 def test_knn_reuses_the_flows_cached_views(tmp_path, toy_root):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from dsn.engine.detector_module import DetectorLightning
+from dsn.model.memory_bank import RowStream
 
 
 class MemoryBankLightning(DetectorLightning):
@@ -21,7 +22,7 @@ class MemoryBankLightning(DetectorLightning):
     def _setup_bank(self) -> None:
         self._setup_detector()
         self.automatic_optimization = False
-        self._pending: list[torch.Tensor] = []
+        self._stream: RowStream | None = None
 
     def train_features(self, batch: dict) -> torch.Tensor:
         """[B, V, F]: every cached bank view of each image, or ``train_views`` fresh rotations
@@ -38,15 +39,20 @@ class MemoryBankLightning(DetectorLightning):
             self.trainer.should_stop = True
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
-        self._pending.append(self.train_features(batch).detach().float().cpu())
+        """Hand the batch's bank rows to the pass's :class:`RowStream` (sized from the first
+        batch: every image gives as many rows), which keeps only what the bank will keep."""
+        rows = self.model.bank_rows(self.train_features(batch).detach())
+        if self._stream is None:
+            per_image = rows.shape[0] // batch["index"].shape[0]
+            self._stream = self.model.memory.stream(per_image * len(self.trainer.train_dataloader.dataset))
+        self._stream.add(rows)
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         """After the epoch's last batch, before validation and checkpointing: build the bank."""
         if not self.trainer.is_last_batch:
             return
-        feats = torch.cat(self._pending)
-        self._pending = []
-        self.model.fit(feats)
+        rows, self._stream = self._stream.rows(), None
+        self.model.memory.fit(rows)
         self.log("train/bank_rows", float(self.model.memory.rows.shape[0]), on_step=False, on_epoch=True)
         self.trainer.should_stop = True
 

@@ -53,9 +53,13 @@ class KNNModel(ViewEmbedder):
         self.rotation_mode = rotation_mode
         self.chunk = chunk
 
+    def bank_rows(self, features: torch.Tensor) -> torch.Tensor:
+        """Training features [N, V, F] -> the bank's candidate rows: one per view, [N*V, F]."""
+        return features.reshape(-1, features.shape[-1])
+
     def fit(self, features: torch.Tensor) -> None:
         """Training features [N, V, F] (every view of every image) -> the bank."""
-        self.memory.fit(features.reshape(-1, features.shape[-1]))
+        self.memory.fit(self.bank_rows(features))
 
     def view_scores(self, features: torch.Tensor) -> torch.Tensor:
         return self.memory.distances(features)

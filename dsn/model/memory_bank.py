@@ -57,8 +57,7 @@ def subsample(features: torch.Tensor, size: int | None, method: str, seed: int) 
     if method == "all" or size is None or size >= n:
         return features.clone()
     if method == "random":
-        idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size]
-        return features[idx.sort().values].clone()
+        return features[random_subset(n, size, seed)].clone()
     return features[greedy_coreset(features, size, seed)].clone()
 
 
@@ -84,6 +83,46 @@ def greedy_coreset(features: torch.Tensor, size: int, seed: int, projection: int
     return chosen
 
 
+def random_subset(n: int, size: int, seed: int) -> torch.Tensor:
+    """``size`` of the indices ``0..n-1``, drawn uniformly without replacement (seeded), ascending."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size].sort().values
+
+
+class RowStream:
+    """The rows of one pass over the training set, arriving in chunks, kept as :func:`subsample`
+    will need them.
+
+    Why: a patch bank sees every patch of every training image (Magnetic Tile: 761 images x 784
+    patches x 640 features, 1.5 GB), but keeps ``size`` of them. With a random subsample and the
+    pass's ``total`` row count known in advance, the stream keeps exactly the rows
+    ``subsample(all rows, size, "random", seed)`` would pick, as they arrive, and never holds the
+    rest; ``subsample`` of what it returns then keeps them all. Other methods need every row (the
+    coreset looks at all of them) and keep everything."""
+
+    def __init__(self, total: int, *, size: int | None, method: str, seed: int):
+        self.total, self.seen, self.parts = total, 0, []
+        self.keep = (
+            random_subset(total, size, seed) if method == "random" and size is not None and size < total else None
+        )
+
+    def add(self, rows: torch.Tensor) -> None:
+        """Rows [m, width] that follow the ones added so far."""
+        start, stop = self.seen, self.seen + rows.shape[0]
+        if stop > self.total:
+            raise RuntimeError(f"the pass gave more than the {self.total} training rows it was sized for")
+        if self.keep is not None:
+            lo, hi = torch.searchsorted(self.keep, torch.tensor([start, stop])).tolist()
+            rows = rows[self.keep[lo:hi] - start]
+        self.parts.append(rows.detach().float().cpu())
+        self.seen = stop
+
+    def rows(self) -> torch.Tensor:
+        """Everything kept, in arrival order; the pass must have given all ``total`` rows."""
+        if self.seen != self.total:
+            raise RuntimeError(f"the pass gave {self.seen} training rows, {self.total} expected")
+        return torch.cat(self.parts)
+
+
 class MemoryBank(nn.Module):
     """A bank of training feature rows (a buffer: saved in checkpoints, moved with the model) and
     the distance of new rows to their ``k`` nearest members.
@@ -104,6 +143,10 @@ class MemoryBank(nn.Module):
     @property
     def fitted(self) -> bool:
         return self.rows.shape[0] > 0
+
+    def stream(self, total: int) -> RowStream:
+        """A :class:`RowStream` for a pass of ``total`` rows, for :meth:`fit` to take at its end."""
+        return RowStream(total, size=self.size, method=self.method, seed=self.seed)
 
     def fit(self, rows: torch.Tensor) -> None:
         """Store (a subsample of) ``rows`` [N, width]; replaces any earlier bank."""

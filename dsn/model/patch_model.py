@@ -50,9 +50,13 @@ class PatchModel(ViewEmbedder):
         self.chunk = chunk
         self.sigma = sigma
 
+    def bank_rows(self, features: torch.Tensor) -> torch.Tensor:
+        """Training patch features [N, V, grid*grid*C] -> the bank's candidate rows: one per patch."""
+        return features.reshape(-1, self.features.channels)
+
     def fit(self, features: torch.Tensor) -> None:
         """Training patch features [N, V, grid*grid*C] -> the bank of (a subsample of) all patches."""
-        self.memory.fit(features.reshape(-1, self.features.channels))
+        self.memory.fit(self.bank_rows(features))
 
     def patch_scores(self, features: torch.Tensor) -> torch.Tensor:
         """[N, grid*grid*C] -> nearest-bank distance of every patch, [N, grid, grid]."""
