@@ -41,7 +41,7 @@ class MemoryBankLightning(DetectorLightning):
     def training_step(self, batch: dict, batch_idx: int) -> None:
         """Hand the batch's bank rows to the pass's :class:`RowStream` (sized from the first
         batch: every image gives as many rows), which keeps only what the bank will keep."""
-        rows = self.model.bank_rows(self.train_features(batch).detach())
+        rows = self.model.bank_rows(self.train_features(batch))  # the stream detaches and moves to the CPU
         if self._stream is None:
             per_image = rows.shape[0] // batch["index"].shape[0]
             self._stream = self.model.memory.stream(per_image * len(self.trainer.train_dataloader.dataset))
