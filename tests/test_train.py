@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 from conftest import compose
+from wandb_files import read_run
 
 from dsn.engine.checkpoints import load_module
 from dsn.evaluate import evaluate
@@ -135,8 +136,9 @@ def test_wandb_logs_offline_by_default_without_network(tmp_path, toy_root):
     assert cfg.logger.wandb.offline is True
     metrics = train(cfg)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
-    assert len(runs) == 1 and any(runs[0].glob("*.wandb"))  # a local run file `wandb sync` can upload
+    assert len(runs) == 1  # a local run file `wandb sync` can upload, holding this run's result
     assert metrics["auroc"] is not None
+    assert read_run(runs[0]).history["test/auroc/toy"] == [pytest.approx(metrics["auroc"])]
 
 
 def test_a_run_of_any_length_ends_with_a_checkpoint_of_its_final_weights(tmp_path, toy_root):

@@ -58,7 +58,16 @@ def _key(item) -> str:
 
 
 def read_run(run_dir: Path) -> OfflineRun:
-    """The run in ``run_dir`` (an ``offline-run-*`` folder)."""
+    """The run in ``run_dir`` (an ``offline-run-*`` folder), once W&B has written all of it.
+
+    ``run.finish()`` returns before W&B's service has flushed the run's file: the service closes
+    the run's stream on a fire-and-forget message, so a read straight after ``finish`` can find the
+    7-byte header alone (seen in CI). ``wandb.teardown()`` waits for the service to exit, which
+    closes every stream; the next ``wandb.init`` starts a new service.
+    """
+    import wandb
+
+    wandb.teardown()
     (file,) = Path(run_dir).glob("run-*.wandb")
     run = OfflineRun()
     for rec in records(file):
