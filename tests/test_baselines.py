@@ -61,6 +61,8 @@ def test_subsample_is_seeded_and_sized():
     a, b = subsample(x, 10, "random", seed=3), subsample(x, 10, "random", seed=3)
     assert a.shape == (10, 4) and torch.equal(a, b) and not torch.equal(a, subsample(x, 10, "random", seed=4))
     assert torch.equal(subsample(x, None, "coreset", seed=0), x) and torch.equal(subsample(x, 10, "all", 0), x)
+    for method, size in [("all", None), ("random", 10), ("coreset", 10)]:  # a bank never aliases its input
+        assert subsample(x, size, method, seed=0).data_ptr() != x.data_ptr()
 
 
 @pytest.mark.parametrize(("method", "size"), [("random", 25), ("random", 500), ("coreset", 25), ("all", None)])

@@ -54,11 +54,12 @@ def subsample(features: torch.Tensor, size: int | None, method: str, seed: int) 
     if method not in SUBSAMPLERS:
         raise ValueError(f"model.subsample must be one of {SUBSAMPLERS}, got {method!r}")
     n = features.shape[0]
+    # the bank must not alias the caller's tensor; indexing below already copies
     if method == "all" or size is None or size >= n:
         return features.clone()
     if method == "random":
-        return features[random_subset(n, size, seed)].clone()
-    return features[greedy_coreset(features, size, seed)].clone()
+        return features[random_subset(n, size, seed)]
+    return features[greedy_coreset(features, size, seed)]
 
 
 def greedy_coreset(features: torch.Tensor, size: int, seed: int, projection: int = 128) -> torch.Tensor:
