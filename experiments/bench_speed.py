@@ -1,6 +1,6 @@
 """Speed benchmark of dsn's fast path against its plain path, on this machine's CPU.
 
-One command runs everything and writes experiments/results/speed.md and speed.csv:
+One command runs everything and writes experiments/results/speed_runs.md and speed.csv:
 
     .venv/bin/python experiments/bench_speed.py            # about 40 minutes on a 2-core CPU
 

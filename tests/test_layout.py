@@ -4,6 +4,7 @@ and the file-size habit (no module over 300 lines)."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,31 @@ def test_what_the_config_builds_takes_no_defaults():
         params = inspect.signature(obj).parameters.values()
         with_default = [p.name for p in params if p.default is not inspect.Parameter.empty and p.name != "log_every_s"]
         assert not with_default, f"{obj.__qualname__} has defaults of its own: {with_default}"
+
+
+# a file path in prose, with an optional ``::test_name`` after it
+PATH_IN_TEXT = re.compile(
+    r"(?<![\w./-])((?:dsn|conf|experiments|tests|hydra_plugins)/[\w./-]*\.(?:py|yaml|md|sh|json|csv|txt))(?:::(\w+))?"
+)
+
+
+def documents() -> list[Path]:
+    """Every file whose prose points readers at other files: READMEs, scripts, code, configs."""
+    globs = ["README.md", "Makefile", "experiments/**/*.md", "experiments/**/*.py", "experiments/**/*.sh"]
+    globs += ["dsn/**/*.py", "conf/**/*.yaml", "tests/*.py", "hydra_plugins/**/*.py"]
+    return sorted({p for g in globs for p in REPO.glob(g)})
+
+
+def test_every_file_and_test_the_docs_name_exists():
+    """Files move (the layout issue moved every module): a README or comment that names
+    the fault tests' old single file after it became two sends the reader nowhere."""
+    stale = []
+    for doc in documents():
+        for m in PATH_IN_TEXT.finditer(doc.read_text()):
+            path, name = m.group(1), m.group(2)
+            found = [f for f in (REPO / path, doc.parent / path) if f.is_file()]
+            if not found:
+                stale.append(f"{doc.relative_to(REPO)}: {path}")
+            elif name and not re.search(rf"(def|class) {name}\b", found[0].read_text()):
+                stale.append(f"{doc.relative_to(REPO)}: {path}::{name}")
+    assert not stale, "documents name files or tests that do not exist:\n" + "\n".join(stale)
