@@ -61,6 +61,8 @@ model_args() {
     differnet_ema) echo "$(model_args differnet_paper) callbacks=stabilised model.name=differnet_ema task_name=differnet_ema" ;;
     differnet_cosine) echo "$(model_args differnet_paper) model.lr_schedule=cosine model.name=differnet_cosine task_name=differnet_cosine" ;;
     differnet_stable) echo "$(model_args differnet_paper) callbacks=stabilised model.lr_schedule=cosine model.name=differnet_stable task_name=differnet_stable" ;;
+    # the same, the average updated after every 8th step with decay 0.995**8 (callbacks.ema.every_n_steps)
+    differnet_stable8) echo "$(model_args differnet_paper) callbacks=stabilised callbacks.ema.every_n_steps=8 model.lr_schedule=cosine model.name=differnet_stable8 task_name=differnet_stable8" ;;
     # the Magnetic Tile ablation screen (DifferNet, one factor each): training rotations off; colour
     # jitter on (each banked view with its own seeded colour factors); test rotations: dsn-eval test_views=T
     differnet_norot) echo "$(model_args differnet_paper) model.train_rotations=false model.name=differnet_norot task_name=differnet_norot" ;;

@@ -2,11 +2,15 @@
 rate. What a user relies on: the run's score and its checkpoint agree (a SIGKILLed stabilised run
 resumes to the same end: tests/test_kill_resume.py)."""
 
+from types import SimpleNamespace
+
+import lightning as L
 import pytest
 import torch
 from conftest import compose
 
 from dsn.engine.checkpoints import load_module
+from dsn.engine.stabilisers import FlowEMA
 from dsn.evaluate import evaluate
 from dsn.train import train
 
@@ -44,3 +48,36 @@ def test_cosine_schedule_ends_at_a_hundredth_of_the_rate(tmp_path, toy_root):
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     lr = ckpt["optimizer_states"][0]["param_groups"][0]["lr"]
     assert lr == pytest.approx(2e-4 / 100, rel=1e-6)
+
+
+class _OneWeight(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+
+@pytest.mark.parametrize("every", [1, 4])
+def test_an_ema_updated_every_n_steps_averages_over_as_many_steps(every):
+    """decay**N per update keeps the horizon: on weights that climb by 1 per step the average lags
+    d / (1 - d) = 49 steps behind for d = 0.98 (the N-step average: within 5%; with d per update
+    instead of d**N it would lag 4 times as far)."""
+    ema, module = FlowEMA(decay=0.98, every_n_steps=every), _OneWeight()
+    ema.setup(SimpleNamespace(), module, "fit")
+    for step in range(1, 1001):
+        module.w.data.fill_(step)
+        ema.on_train_batch_end(SimpleNamespace(global_step=step), module, None, None, step - 1)
+    ema.on_train_end(SimpleNamespace(), module)  # the average becomes the module's weights
+    assert 1000 - module.w.item() == pytest.approx(0.98 / 0.02, rel=0.05)
+
+
+def test_a_run_averages_after_every_nth_optimiser_step(tmp_path, toy_root):
+    extra = ["callbacks=stabilised", "callbacks.ema.every_n_steps=2", "trainer.max_epochs=2"]
+    run(tmp_path, toy_root, *extra)
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] >= 4
+    assert int(ckpt["averaging_state"]["n_averaged"]) == ckpt["global_step"] // 2
+
+
+def test_an_ema_period_below_one_is_refused():
+    with pytest.raises(ValueError, match="callbacks.ema.every_n_steps"):
+        FlowEMA(decay=0.9, every_n_steps=0)
