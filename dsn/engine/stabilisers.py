@@ -21,9 +21,10 @@ class FlowEMA(WeightAveraging):
 
     Why ``every_n_steps``: one update reads and writes every parameter (the paper's flow: 172 M).
     An update every N steps with decay ``decay ** N`` keeps the averaging horizon in steps; the
-    average then lags the weights by at most N - 1 further steps, small beside its ~200. Measured
-    on a 2-core CPU (DifferNet, bottle, 24 passes): every step adds 10% to the fit time, every 8th
-    step 5% (``experiments/results/stabilisers/README.md``).
+    average then lags the weights by at most N - 1 further steps, small beside its ~200. On a
+    2-core CPU the every-step average costs at most ~10% of DifferNet's fit, within run-to-run
+    noise (``experiments/results/stabilisers/README.md``); on an accelerator, where a step is
+    short, the update is a larger share.
 
     After the fit the average replaces the raw weights for good, so that what is stored after
     training (the decision threshold, set on held-out images) is saved with the weights it was
