@@ -23,8 +23,8 @@ class FlowEMA(WeightAveraging):
     An update every N steps with decay ``decay ** N`` keeps the averaging horizon in steps; the
     average then lags the weights by at most N - 1 further steps, small beside its ~200. On a
     2-core CPU the every-step average costs at most ~10% of DifferNet's fit, within run-to-run
-    noise (``experiments/results/stabilisers/README.md``); on an accelerator, where a step is
-    short, the update is a larger share.
+    noise (``experiments/results/stabilisers/README.md``); the setting is for hardware and
+    flows where the update is a larger share of a step (not measured here).
 
     After the fit the average replaces the raw weights for good, so that what is stored after
     training (the decision threshold, set on held-out images) is saved with the weights it was
