@@ -53,6 +53,8 @@ model_args() {
     differnet_paper) echo "experiment=differnet_paper model.weights=$SHARED/weights/alexnet_features_imagenet.pth" ;;
     backbone_lite0) echo "experiment=differsqueezenet_paper model=differlite0 task_name=backbone_lite0" ;;
     full_1scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_1scale" ;;
+    # the same with 8 test rotations (Magnetic Tile: 64 rotations of 583 test images at the full block take ~45 min to embed)
+    full_1scale_T8) echo "$(model_args full_1scale) model.test_views=8 model.name=squeezenet_full_1scale_T8 task_name=full_1scale_T8" ;;
     # the tap table: the full block at 3 scales with the paper's flow and with a small one (the lean search's best)
     full_3scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale" ;;
     full_3scale_small) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale_small model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale_small" ;;
@@ -104,9 +106,12 @@ while read -r exp cat passes seed; do
   echo "$(date -u +%FT%TZ) end $dir"
 done <<< "$PLAN"
 
-for dir in "$OUT"/*_bottle_*_s[0-9] "$OUT"/*_s[0-9]; do  # pixel AUROC from the checkpoints, bottle first
-  [[ $PIXEL_ROTATIONS == 0 || -f $dir/pixel/metrics.json || ! -f $dir/checkpoints/last.ckpt ]] && continue
-  cat=$(basename "$dir" | sed -E 's/^[a-z0-9]+_[a-z0-9]+_(.*)_[0-9]+p_s[0-9]+$/\1/')
+runs=("$OUT"/*_bottle_*_s[0-9])  # pixel AUROC of finished runs' checkpoints, bottle first, each once
+for dir in "$OUT"/*_s[0-9]; do [[ $dir == *_bottle_* ]] || runs+=("$dir"); done
+for dir in "${runs[@]}"; do
+  [[ $PIXEL_ROTATIONS == 0 || -f $dir/pixel/metrics.json || ! -f $dir/metrics.json || ! -f $dir/checkpoints/last.ckpt ]] && continue
+  # the category as the run recorded it (a run name's own underscores make the folder name ambiguous)
+  cat=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["category"])' "$dir/metrics.json")
   echo "$(date -u +%FT%TZ) pixel AUROC $dir"
   "$PY" -m dsn.evaluate ckpt_path="$dir/checkpoints/last.ckpt" data.root="$(root_of "$cat")" data.category="$cat" \
     figures.pixel_auroc=true figures.map_rotations="$PIXEL_ROTATIONS" hydra.run.dir="$dir/pixel" 2>&1 | tail -n 3
@@ -117,5 +122,5 @@ for dir in "$OUT"/*_s[0-9]; do  # what is committed of each run: metrics and fig
   dest=$RESULTS/runs/$(basename "$dir")
   mkdir -p "$dest"
   cp "$dir/metrics.json" "$dir"/figures/*.png "$dest/"
-  [[ -f $dir/pixel/metrics.json ]] && cp "$dir/pixel/metrics.json" "$dest/pixel_metrics.json"
+  if [[ -f $dir/pixel/metrics.json ]]; then cp "$dir/pixel/metrics.json" "$dest/pixel_metrics.json"; fi
 done

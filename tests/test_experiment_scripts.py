@@ -11,7 +11,7 @@ from conftest import REPO, compose
 from dsn.engine.config_checks import check_train_config
 
 SCRIPT = REPO / "experiments" / "cpu_tables.sh"
-NAMES = re.findall(r"^    ([a-z0-9_]+)\) echo", SCRIPT.read_text(), flags=re.M)
+NAMES = re.findall(r"^    ([A-Za-z0-9_]+)\) echo", SCRIPT.read_text(), flags=re.M)
 
 
 def overrides_of(name: str) -> list[str]:
@@ -39,6 +39,46 @@ def test_each_run_name_composes_a_valid_config(tmp_path, name):
     assert str(cfg.model.weights).startswith("/shared/weights/") or name == "backbone_lite0"
     if any(o.startswith("task_name=") for o in overrides):
         assert cfg.task_name == name, f"{name} writes its runs under task_name={cfg.task_name}"
+
+
+def test_the_pixel_pass_takes_each_finished_runs_category_from_its_metrics(tmp_path):
+    """The pixel-AUROC pass after the runs: a run name with its own underscores (full_3scale_small,
+    patchcore) still gets its category, and an unfinished run's checkpoint is not scored (its pixel
+    result would be kept and never redone once the run finishes)."""
+    import json
+    import os
+
+    out = tmp_path / "out"
+    for name, category, finished in [
+        ("full_3scale_small_bottle_192p_s0", "bottle", True),
+        ("patchcore_magnetic_tile_differnet_1p_s1", "magnetic_tile_differnet", True),
+        ("differnet_paper_bottle_192p_s2", "bottle", False),
+    ]:
+        run = out / name
+        (run / "checkpoints").mkdir(parents=True)
+        (run / "checkpoints" / "last.ckpt").write_text("")
+        (run / "figures").mkdir()
+        (run / "figures" / "curve.png").write_text("")
+        if finished:
+            (run / "metrics.json").write_text(json.dumps({"category": category}))
+    calls = tmp_path / "calls.txt"
+    stub = tmp_path / "python"  # runs `-c` snippets for real and records the dsn commands
+    stub.write_text(f'#!/bin/bash\nif [[ $1 == -c ]]; then exec {sys.executable} "$@"; fi\necho "$@" >> {calls}\n')
+    stub.chmod(0o755)
+    env = {"PATH": os.environ["PATH"], "PLAN": " ", "OUT": str(out), "RESULTS": str(tmp_path / "results")}
+    env |= {"PYTHON": str(stub), "DSN_SHARED": "/shared", "PIXEL_ROTATIONS": "8"}
+    # exit status 0 (it used to end on a failed test when the last run had no pixel result)
+    subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=True)
+    evaluated = [
+        (re.search(r"ckpt_path=\S*/out/([^/]+)/", line)[1], re.search(r"data\.category=(\S+)", line)[1])
+        for line in calls.read_text().splitlines()
+        if "dsn.evaluate" in line
+    ]
+    assert evaluated == [
+        ("full_3scale_small_bottle_192p_s0", "bottle"),
+        ("patchcore_magnetic_tile_differnet_1p_s1", "magnetic_tile_differnet"),
+    ]
+    assert (tmp_path / "results" / "runs" / "patchcore_magnetic_tile_differnet_1p_s1" / "metrics.json").is_file()
 
 
 def test_the_small_flow_runs_change_only_the_flow_size(tmp_path):
