@@ -65,6 +65,8 @@ model_args() {
     differnet_stable) echo "$(model_args differnet_paper) callbacks=stabilised model.lr_schedule=cosine model.name=differnet_stable task_name=differnet_stable" ;;
     # the same, the average updated after every 8th step with decay 0.995**8 (callbacks.ema.every_n_steps)
     differnet_stable8) echo "$(model_args differnet_paper) callbacks=stabilised callbacks.ema.every_n_steps=8 model.lr_schedule=cosine model.name=differnet_stable8 task_name=differnet_stable8" ;;
+    # the same with the average's warm-up (callbacks.ema.warmup): the step-1 weights fade within a few passes
+    differnet_stable_warm) echo "$(model_args differnet_paper) callbacks=stabilised callbacks.ema.warmup=true model.lr_schedule=cosine model.name=differnet_stable_warm task_name=differnet_stable_warm" ;;
     # the Magnetic Tile ablation screen (DifferNet, one factor each): training rotations off; colour
     # jitter on (each banked view with its own seeded colour factors); test rotations: dsn-eval test_views=T
     differnet_norot) echo "$(model_args differnet_paper) model.train_rotations=false model.name=differnet_norot task_name=differnet_norot" ;;
