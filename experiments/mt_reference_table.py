@@ -164,7 +164,10 @@ if args.ablations:
         "bash experiments/cpu_tables.sh` "
         "(names in `model_args` there; `differnet_norot`: `model.train_rotations=false`, training bank of "
         "upright images; `differnet_jitter`: brightness, contrast and saturation jitter 0.1 each, every "
-        "banked view with its own seeded factors, rotations as the reference run).",
+        "banked view with its own seeded factors, rotations as the reference run; "
+        "`squeezenet_full_1scale_T8`, the feature tap: SqueezeNet's whole 512-channel block at the "
+        "448-px scale, the input the DifferSqueezeNet code fed its flow, with the paper's flow and 8 test "
+        "rotations, run name `full_1scale_T8` with `OUT=logs/tap`).",
         "",
         markdown_table(
             [
