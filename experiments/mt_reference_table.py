@@ -124,7 +124,7 @@ if args.evals:
 if args.baselines:
     baseline_rows = [r for r in summarise(collect([args.baselines])) if r["category"] == CATEGORY]
     lines += [
-        "## The same features without a flow (`experiments/results/same_features/`)",
+        "## Baselines and other feature taps on the same data (`experiments/results/same_features/`)",
         "",
         markdown_table(
             ["model", "features", "head", "seeds", "image AUROC (mean ± std)", "per seed"],
