@@ -34,7 +34,10 @@ class EMAUpdate:
         return per_step**self.every_n_steps
 
     def __call__(self, averages, current, n_updates) -> None:
-        get_ema_multi_avg_fn(self.decay_after(int(n_updates)))(averages, current, n_updates)
+        # reading the count (a tensor on the weights' device) waits for an accelerator at every
+        # update: only the warm-up needs it
+        n = int(n_updates) if self.warmup else 0
+        get_ema_multi_avg_fn(self.decay_after(n))(averages, current, n_updates)
 
 
 class FlowEMA(WeightAveraging):
