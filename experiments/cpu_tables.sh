@@ -123,6 +123,7 @@ for dir in "$OUT"/*_s[0-9]; do  # what is committed of each run: metrics and fig
   [[ -f $dir/metrics.json ]] || continue
   dest=$RESULTS/runs/$(basename "$dir")
   mkdir -p "$dest"
-  cp "$dir/metrics.json" "$dir"/figures/*.png "$dest/"
+  cp "$dir/metrics.json" "$dest/"
+  for png in "$dir"/figures/*.png; do if [[ -f $png ]]; then cp "$png" "$dest/"; fi; done  # none: figures.enabled=false
   if [[ -f $dir/pixel/metrics.json ]]; then cp "$dir/pixel/metrics.json" "$dest/pixel_metrics.json"; fi
 done
