@@ -75,6 +75,7 @@ model_args() {
     knn) echo "model=knn model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn" ;;
     knn_alexnet) echo "model=knn_alexnet model.weights=$SHARED/weights/alexnet_features_imagenet.pth task_name=knn_alexnet" ;;
     knn_full_1scale) echo "model=knn_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_1scale" ;;
+    knn_full_1scale_T8) echo "$(model_args knn_full_1scale) model.test_views=8 model.name=knn_full_1scale_T8 task_name=knn_full_1scale_T8" ;;
     knn_full_3scale) echo "model=knn_full_3scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_3scale" ;;
     patchcore) echo "model=patchcore model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=patchcore" ;;
   esac
