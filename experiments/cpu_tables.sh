@@ -58,6 +58,9 @@ model_args() {
     # the tap table: the full block at 3 scales with the paper's flow and with a small one (the lean search's best)
     full_3scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale" ;;
     full_3scale_small) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale_small model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale_small" ;;
+    # the same with 8 test rotations, for Magnetic Tile (as full_1scale_T8)
+    full_3scale_T8) echo "$(model_args full_3scale) model.test_views=8 model.name=squeezenet_full_3scale_T8 task_name=full_3scale_T8" ;;
+    full_3scale_small_T8) echo "$(model_args full_3scale_small) model.test_views=8 model.name=squeezenet_full_3scale_small_T8 task_name=full_3scale_small_T8" ;;
     # the stabilisers (dsn.engine.stabilisers), each alone and together; run them at their full length
     # (a cosine schedule's length is the run's: do not continue a shorter one)
     differnet_ema) echo "$(model_args differnet_paper) callbacks=stabilised model.name=differnet_ema task_name=differnet_ema" ;;
@@ -77,6 +80,7 @@ model_args() {
     knn_full_1scale) echo "model=knn_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_1scale" ;;
     knn_full_1scale_T8) echo "$(model_args knn_full_1scale) model.test_views=8 model.name=knn_full_1scale_T8 task_name=knn_full_1scale_T8" ;;
     knn_full_3scale) echo "model=knn_full_3scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_3scale" ;;
+    knn_full_3scale_T8) echo "$(model_args knn_full_3scale) model.test_views=8 model.name=knn_full_3scale_T8 task_name=knn_full_3scale_T8" ;;
     patchcore) echo "model=patchcore model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=patchcore" ;;
   esac
 }
