@@ -5,6 +5,7 @@ Each preset is measured in a fresh process (peak memory is a per-process figure)
 
     dsn-size --weights-dir ../shared/weights --out experiments/results/size     # offline
     dsn-size                                                                     # downloads weights
+    dsn-size --presets squeezenet_full_1scale patchcore --views 8 ...            # any conf/model presets
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from dsn import CONF_DIR
 from dsn.utils.tables import markdown_table
 
-# conf/model/<name>.yaml, measured as they are: the flows, then the same-feature baselines
+# conf/model/<name>.yaml measured by default, as they are: the flows, then the same-feature baselines
 PRESETS = ("differsqueezenet", "differnet", "differlite0", "knn", "knn_alexnet", "patchcore")
 # local weights file of a backbone in --weights-dir (others come from torchvision or their package)
 WEIGHT_FILES = {"squeezenet1_1": "squeezenet1_1_imagenet.pth", "alexnet": "alexnet_features_imagenet.pth"}
@@ -87,8 +89,13 @@ def main(argv: list[str] | None = None) -> None:
         "--bank-views", type=int, default=64, help="baselines' bank: views per image (feature_cache.bank_views)"
     )
     ap.add_argument("--out", default="experiments/results/size")
+    ap.add_argument("--presets", nargs="+", default=list(PRESETS), help="conf/model presets to measure")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    known = sorted(p.stem for p in Path(CONF_DIR, "model").glob("*.yaml"))
+    unknown = [name for name in args.presets if name not in known]
+    if unknown:  # before any preset is measured (each takes a process and seconds to minutes)
+        ap.error(f"--presets {' '.join(unknown)}: no such preset in conf/model/; choose from {', '.join(known)}")
     if args.one:
         print(
             json.dumps(
@@ -105,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         return
     rows = []
-    for name in PRESETS:
+    for name in args.presets:
         cmd = [
             sys.executable,
             "-m",
