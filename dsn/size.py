@@ -92,10 +92,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--presets", nargs="+", default=list(PRESETS), help="conf/model presets to measure")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    known = sorted(p.stem for p in Path(CONF_DIR, "model").glob("*.yaml"))
-    unknown = [name for name in args.presets if name not in known]
-    if unknown:  # before any preset is measured (each takes a process and seconds to minutes)
-        ap.error(f"--presets {' '.join(unknown)}: no such preset in conf/model/; choose from {', '.join(known)}")
     if args.one:
         print(
             json.dumps(
@@ -111,6 +107,10 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         return
+    known = sorted(p.stem for p in Path(CONF_DIR, "model").glob("*.yaml"))
+    unknown = [name for name in args.presets if name not in known]
+    if unknown:  # before any preset is measured (each takes a process and seconds to minutes)
+        ap.error(f"--presets {' '.join(unknown)}: no such preset in conf/model/; choose from {', '.join(known)}")
     rows = []
     for name in args.presets:
         cmd = [
