@@ -19,7 +19,7 @@ install:  ## create .venv and install dsn with everything it needs (torch first)
 	$(BIN)/pip install $(TORCH)
 	$(BIN)/pip install -e '.[dev]'
 
-test:  ## the test suite (7.1 min measured on 2 cores, fresh clone, 2026-11-29)
+test:  ## the test suite (its measured time: README, "Test")
 	$(BIN)/python -m pytest -q
 
 lint:  ## ruff: lint and format check (as CI runs them)
