@@ -21,6 +21,7 @@ from dsn.engine.checkpoints import StreamingCheckpointIO
 from dsn.engine.detector_module import DetectorLightning
 from dsn.engine.lightning_module import DifferLightning
 from dsn.engine.loggers import wandb_identity
+from dsn.engine.precision import resolve_precision
 
 # settings of the flow's module that a baseline's module does not take
 FLOW_ONLY = frozenset(inspect.signature(DifferLightning.__init__).parameters) - {"self"}
@@ -73,7 +74,13 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
         for key, lg in (cfg.get("logger") or {}).items()
         if lg and "_target_" in lg
     ]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[StreamingCheckpointIO()])
+    trainer = instantiate(
+        cfg.trainer,
+        precision=resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator),
+        callbacks=callbacks,
+        logger=loggers or False,
+        plugins=[StreamingCheckpointIO()],
+    )
     if trainer.world_size > 1:
         raise ValueError(
             f"dsn trains one flow per process, but trainer.devices={cfg.trainer.get('devices')} / "

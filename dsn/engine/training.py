@@ -101,7 +101,7 @@ def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None
         extra = {
             "train_path": "cached" if fc.train else "plain",
             "cache_time_s": round(cache_time, 1),
-            "precision": str(cfg.trainer.precision),
+            "precision": str(trainer.precision),  # as run: trainer.precision=bf16-if-native resolves per machine
             "checkpoint": str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"),
             "fit_from_epoch": from_epoch,
         }
