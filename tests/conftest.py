@@ -66,6 +66,10 @@ def make_tree(root: Path, category="toy", n_train=6, n_good=3, n_bad=3, size=(40
     return root
 
 
+# the debug preset on make_tree's toy category: a whole run in seconds
+DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3"]
+
+
 @pytest.fixture
 def toy_root(tmp_path: Path) -> Path:
     return make_tree(tmp_path / "data")

@@ -9,9 +9,10 @@ import sys
 import zlib
 from pathlib import Path
 
+from conftest import DEBUG as TOY_DEBUG
 from conftest import REPO, compose
 
-DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3", "figures.enabled=false"]
+DEBUG = [*TOY_DEBUG, "figures.enabled=false"]
 
 
 def train_cfg(tmp_path, root, *extra, out="run"):

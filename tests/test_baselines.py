@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 import torch
-from conftest import compose, preset
+from conftest import DEBUG, compose, preset
 
 from dsn.engine.checkpoints import load_module
 from dsn.evaluate import evaluate
@@ -14,8 +14,6 @@ from dsn.model.memory_bank import MemoryBank, RowStream, greedy_coreset, nearest
 from dsn.model.registry import model_from_hparams
 from dsn.predict import predict
 from dsn.train import train
-
-DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3"]
 
 
 def run(out, root, *extra):

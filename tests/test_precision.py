@@ -4,13 +4,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose
+from conftest import DEBUG, compose
 
 import dsn.engine.precision as precision
 from dsn.engine.instantiate import build_trainer
 from dsn.train import train
-
-DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3"]
 
 
 @pytest.mark.parametrize("native, expected", [(True, "bf16-mixed"), (False, "32-true")])

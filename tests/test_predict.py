@@ -3,12 +3,10 @@
 import csv
 
 import pytest
-from conftest import compose, make_tree
+from conftest import DEBUG, compose, make_tree
 
 from dsn.predict import main as predict_main
 from dsn.train import train
-
-DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3"]
 
 
 @pytest.fixture(scope="module")

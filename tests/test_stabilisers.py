@@ -7,14 +7,12 @@ from types import SimpleNamespace
 import lightning as L
 import pytest
 import torch
-from conftest import compose
+from conftest import DEBUG, compose
 
 from dsn.engine.checkpoints import load_module
 from dsn.engine.stabilisers import FlowEMA
 from dsn.evaluate import evaluate
 from dsn.train import train
-
-DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3"]
 
 
 def run(out, root, *extra):

@@ -4,14 +4,12 @@ import json
 
 import pytest
 import torch
-from conftest import compose
+from conftest import DEBUG, compose
 from wandb_files import read_run
 
 from dsn.engine.checkpoints import load_module
 from dsn.evaluate import evaluate
 from dsn.train import train
-
-DEBUG = ["debug=default", "data.category=toy", "data.image_size=32", "data.batch_size=3"]
 
 
 def run(tmp_path, toy_root, *extra):
