@@ -2,7 +2,8 @@
 # The per-class tables on a CPU (fast path: 16-view training bank, 64 test rotations, bf16 flow where
 # the CPU has native bf16): the runs of PLAN below one after another (each uses every core), then
 # pixel AUROC of each run's gradient maps (dsn-eval on its checkpoint, PIXEL_ROTATIONS rotations,
-# default 8), then the report. Re-running skips finished runs and resumes an interrupted one from its last checkpoint.
+# default 8), then the report. Re-running skips finished runs and resumes an interrupted one from
+# its last checkpoint.
 # The pixel step is slow on magnetic_tile (gradient maps of all 583 test images: about 9 min per
 # run here); stopping and re-running the script picks it up where it stopped.
 #
