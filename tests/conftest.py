@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,19 @@ SHARED = REPO.parent / "shared"
 MVTEC = SHARED / "data" / "mvtec_ad"
 SQUEEZENET_WEIGHTS = SHARED / "weights" / "squeezenet1_1_imagenet.pth"
 ALEXNET_WEIGHTS = SHARED / "weights" / "alexnet_features_imagenet.pth"
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs one worker per core), each worker, and every process
+    its tests start, gets its share of the cores: torch's default of one thread per core in every
+    worker oversubscribes the CPU, which slows compute-bound tests several times over."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
 
 
 def _need(path: Path) -> Path:

@@ -38,7 +38,7 @@ STABILISED = ("callbacks=stabilised", "callbacks.ema.decay=0.9", "model.lr_sched
 @pytest.mark.parametrize("extra", [(), STABILISED], ids=["reference", "stabilised"])
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, extra):
     root = make_tree(tmp_path / "data", n_train=40)
-    epochs = 40
+    epochs = 16
     subprocess.run(command(root, tmp_path / "full", epochs, extra), cwd=REPO, check=True, capture_output=True)
     full = json.loads((tmp_path / "full" / "metrics.json").read_text())
 
