@@ -1,11 +1,11 @@
 """The real thing, small: DifferSqueezeNet with the real ImageNet SqueezeNet weights on the real
 MVTec AD ``bottle`` images separates defective from good bottles.
 
-The schedule is cut to under two minutes on a 2-core CPU (448 px as in the paper, but a narrower,
-shallower flow, 32 passes, 4 cached training views and 4 test rotations per image); see the
-bounds' justification below. Embedding the views costs most of that, so the three tests share one
-cache folder: the kNN, on exactly the flow's features and views, reuses the flow test's embeddings
-(run alone, it computes them itself).
+The schedule is cut to about two minutes on 2 cores, three on the one core a suite worker gets
+(448 px as in the paper, but a narrower, shallower flow, 32 passes, 4 cached training views and 4
+test rotations per image); see the bounds' justification below. Embedding the views costs most
+of that, so the three tests share one cache folder: the kNN, on exactly the flow's features and
+views, reuses the flow test's embeddings (run alone, it computes them itself).
 """
 
 import pytest
