@@ -1,7 +1,7 @@
 """``dsn-report``: gather the metrics files of runs (e.g. a multirun over seeds) into one table.
 
 Per (model, category): image AUROC of the last epoch, mean +- std over seeds (the headline);
-pixel AUROC of the gradient maps where measured; the paper's Table 2 number beside it; and,
+pixel AUROC and AUPRO of the gradient maps where measured; the paper's Table 2 number beside it; and,
 labelled as the paper's protocol, the best test-set AUROC over the learning curve (an optimistic
 figure, selected on the test set, shown only for comparison with the published numbers).
 
@@ -77,6 +77,7 @@ def summarise(runs: list[dict]) -> list[dict]:
         last = [100 * m["auroc"] for m in ms]
         best = [100 * max([m["auroc"]] + [c[1] for c in m.get("curve_test_auroc", [])]) for m in ms]
         pix = [100 * m["pixel_auroc"] for m in ms if m.get("pixel_auroc") is not None]
+        pro = [100 * m["pixel_aupro"] for m in ms if m.get("pixel_aupro") is not None]
         rows.append(
             {
                 "model": model,
@@ -87,6 +88,7 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "epochs": epochs,
                 "auroc_last_epoch": mean_std(last),
                 "pixel_auroc": mean_std(pix) + (f" ({len(pix)} of {len(ms)} seeds)" if 1 < len(pix) < len(ms) else ""),
+                "pixel_aupro": mean_std(pro) + (f" ({len(pro)} of {len(ms)} seeds)" if 1 < len(pro) < len(ms) else ""),
                 "paper": PAPER_AUROC.get(model, {}).get(category, "—"),
                 "best_epoch_on_test_paper_protocol": mean_std(best),
                 "swing_last_4": swing(ms),
@@ -111,6 +113,7 @@ def write(rows: list[dict], out: Path, command: str) -> None:
         "passes",
         "image AUROC, last epoch (mean ± std)",
         "pixel AUROC",
+        "pixel AUPRO (FPR ≤ 0.3)",
         "paper (Table 2)",
         "best epoch on test — paper's protocol, optimistic",
         "swing over the last 4 curve points (worst seed)",
@@ -128,6 +131,7 @@ def write(rows: list[dict], out: Path, command: str) -> None:
                 r["epochs"],
                 f"**{r['auroc_last_epoch']}**",
                 r["pixel_auroc"],
+                r["pixel_aupro"],
                 r["paper"],
                 r["best_epoch_on_test_paper_protocol"],
                 r["swing_last_4"],

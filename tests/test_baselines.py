@@ -106,7 +106,7 @@ def test_knn_scores_its_own_training_views_zero_and_others_higher():
     scores = model.score(imgs, angles)
     assert scores[:3].max() < 1e-3 * scores[3]  # a stored view is its own nearest neighbour
     heat = model.anomaly_map(imgs[3], n_rotations=2)  # gradient map through the distance
-    assert heat.shape == (64, 64) and float(heat.max()) == pytest.approx(1.0)
+    assert heat.shape == (64, 64) and float(heat.min()) >= 0 and float(heat.max()) > 0
 
 
 def test_patch_model_finds_the_pasted_defect():
@@ -123,6 +123,9 @@ def test_patch_model_finds_the_pasted_defect():
     heat = model.anomaly_map(bad, n_rotations=1)
     row, col = divmod(int(heat.argmax()), 128)
     assert 72 <= row < 112 and 16 <= col < 56, (row, col)
+    # raw patch distances, one scale for all images: the good image's map stays below the defect
+    # (pooled pixel AUROC and AUPRO depend on it; per-image scaling would put both maxima at 1)
+    assert model.anomaly_map(good[0], n_rotations=1).max() < 0.5 * heat.max()
 
 
 # ---- whole runs ----------------------------------------------------------------------------
@@ -138,6 +141,7 @@ def test_baseline_trains_evaluates_and_predicts(tmp_path, toy_root, name):
     assert metrics["detector"] == ("knn" if name == "knn" else "patch") and metrics["epochs"] == 1
     assert metrics["flow_params"] == 0 and metrics["bank_rows"] > 0 and 0.0 <= metrics["auroc"] <= 1.0
     assert 0.0 <= metrics["pixel_auroc"] <= 1.0 and (tmp_path / "figures" / "gradient_maps.png").is_file()
+    assert 0.0 <= metrics["pixel_aupro"] <= 1.0
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
     module = load_module(ckpt)
     assert type(module).__name__ == ("KNNLightning" if name == "knn" else "PatchLightning")

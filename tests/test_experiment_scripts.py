@@ -183,3 +183,38 @@ def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_
     assert "**Last epoch, 192 passes: 79.0 ± 1.4** over 2 finished seed(s) (seed 0: 78.0, seed 1: 80.0)" in text
     assert "| differnet_norot | 24 | 1 | 0, 1 | 85.5 ± 0.7 | 83.0 ± 1.4 | 2.5 ± 0.7 |" in text
     assert "Not screened yet: colour jitter" in text  # no jitter run among the ablations
+
+
+def test_map_scaling_scores_one_checkpoints_maps_both_ways(tmp_path):
+    """experiments/map_scaling.py on a debug patch-bank run: both poolings of the same maps, and
+    the common-scale one is what the run itself reported."""
+    import json
+
+    from conftest import DEBUG, make_tree
+
+    from dsn.train import train
+
+    root = make_tree(tmp_path / "data")
+    cfg = compose("train", DEBUG + [f"data.root={root}", "model=patchcore", "model.grid=4"], tmp_path / "run")
+    metrics = train(cfg)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "experiments" / "map_scaling.py"),
+            str(tmp_path / "run" / "checkpoints" / "last.ckpt"),
+            "--root",
+            str(root),
+            "--category",
+            "toy",
+            "--rotations",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    got = json.loads(out.stdout)
+    assert got["common_scale"]["pixel_auroc"] == pytest.approx(metrics["pixel_auroc"], abs=1e-6)
+    assert got["common_scale"]["pixel_aupro"] == pytest.approx(metrics["pixel_aupro"], abs=1e-6)
+    assert set(got["per_image_min_max"]) == {"pixel_auroc", "pixel_aupro"}

@@ -7,7 +7,7 @@ import pytest
 from dsn.report import collect, main, summarise
 
 
-def fake_run(d, seed, auroc, curve, pixel=None):
+def fake_run(d, seed, auroc, curve, pixel=None, pro=None):
     d.mkdir(parents=True)
     m = {
         "model": "differsqueezenet",
@@ -17,6 +17,7 @@ def fake_run(d, seed, auroc, curve, pixel=None):
         "auroc": auroc,
         "curve_test_auroc": curve,
         "pixel_auroc": pixel,
+        "pixel_aupro": pro,
         "backbone": "squeezenet1_1",
         "n_features": 128,
         "n_scales": 3,
@@ -26,15 +27,17 @@ def fake_run(d, seed, auroc, curve, pixel=None):
 
 
 def test_report_uses_last_epoch_and_labels_best_on_test(tmp_path):
-    fake_run(tmp_path / "0", 0, 0.90, [[8, 0.99], [192, 0.90]], 0.8)
-    fake_run(tmp_path / "1", 1, 0.94, [[8, 0.95], [192, 0.94]], 0.9)
+    fake_run(tmp_path / "0", 0, 0.90, [[8, 0.99], [192, 0.90]], 0.8, 0.5)
+    fake_run(tmp_path / "1", 1, 0.94, [[8, 0.95], [192, 0.94]], 0.9, 0.6)
     (row,) = summarise(collect([str(tmp_path)]))
     assert row["auroc_last_epoch"] == "92.0 ± 2.8"  # mean of 90 and 94, sample std
     assert row["best_epoch_on_test_paper_protocol"] == "97.0 ± 2.8"  # 99 and 95: selected on test
     assert row["pixel_auroc"] == "85.0 ± 7.1" and row["paper"] == 100.0 and row["seeds"] == 2
+    assert row["pixel_aupro"] == "55.0 ± 7.1"
     main([str(tmp_path), "--out", str(tmp_path / "out")])
     md = (tmp_path / "out" / "report.md").read_text()
     assert "**92.0 ± 2.8**" in md and "paper's protocol" in md
+    assert "| pixel AUPRO (FPR ≤ 0.3) |" in md and "| 55.0 ± 7.1 |" in md
     assert (tmp_path / "out" / "report.csv").read_text().startswith("model,category")
 
 

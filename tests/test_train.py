@@ -28,6 +28,7 @@ def test_debug_training_writes_metrics_and_checkpoint(tmp_path, toy_root):
     assert (tmp_path / "csv").is_dir()
     assert {"roc.png", "score_histogram.png", "gradient_maps.png"} <= {p.name for p in (tmp_path / "figures").iterdir()}
     assert 0.0 <= metrics["pixel_auroc"] <= 1.0  # debug preset maps every test image
+    assert 0.0 <= metrics["pixel_aupro"] <= 1.0 and on_disk["pixel_aupro"] == metrics["pixel_aupro"]
     stages = metrics["peak_rss_mb_by_stage"]  # high-water marks, in the order the run reached them
     assert list(stages) == ["data+model", "feature caches", "fit", "test", "figures"]
     assert list(stages.values()) == sorted(stages.values()) and stages["figures"] == on_disk["peak_rss_mb"]
@@ -56,6 +57,7 @@ def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root
     assert ev["scores"] == pytest.approx(metrics["scores"], rel=1e-5)
     # dsn-eval redraws a run's figures and pixel AUROC from the checkpoint alone
     assert ev["pixel_auroc"] == pytest.approx(metrics["pixel_auroc"], abs=1e-6)
+    assert ev["pixel_aupro"] == pytest.approx(metrics["pixel_aupro"], abs=1e-6)
     assert {"roc.png", "score_histogram.png", "gradient_maps.png"} <= {
         p.name for p in (tmp_path / "eval" / "figures").iterdir()
     }

@@ -97,8 +97,9 @@ class ViewEmbedder(nn.Module):
         return self.score_features(self.embed(images, angles))
 
     def anomaly_map(self, image: torch.Tensor, n_rotations: int) -> torch.Tensor:
-        """Where the score comes from: image [3, S, S] -> map [S, S] in [0, 1]. By default the
-        gradient map over ``n_rotations`` fixed rotations (the reference's method)."""
+        """Where the score comes from: image [3, S, S] -> map [S, S] >= 0, on one scale for all
+        images of a model (pixel metrics pool them; figures scale each map to draw it). By default
+        the gradient map over ``n_rotations`` fixed rotations (the reference's method)."""
         from dsn.model.gradient_maps import gradient_map  # gradient_maps types its argument with this class
 
         return gradient_map(self, image, n_rotations)

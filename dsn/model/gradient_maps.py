@@ -4,7 +4,10 @@ detector whose view score is differentiable: the flow, the global kNN).
 For fixed rotations k * 360 / T of the image, the gradient of the score with respect to the
 input pixels is taken in the original frame (the rotation is differentiated through, which
 rotates each gradient back), blurred with a Gaussian (sigma 3 px), |.| averaged over rotations
-and colour channels, squared and min-max normalised per image.
+and colour channels, and squared. The reference also min-max normalises each map; dsn does that
+only to draw it (``dsn.results.plots``): pixel AUROC and AUPRO pool the pixels of all test
+images, which needs every map on the model's one scale (per-image scaling lifts each good
+image's faintest response to 1).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from dsn.model.map_filters import blur, unit_range
+from dsn.model.map_filters import blur
 from dsn.model.views import fixed_angles
 
 if TYPE_CHECKING:
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
 def gradient_map(
     model: ViewEmbedder, image: torch.Tensor, n_rotations: int, sigma: float = 3.0, chunk: int = 8
 ) -> torch.Tensor:
-    """image uint8 or [0, 1] float [3, S, S] -> map [S, S] in [0, 1] (1 = most anomalous)."""
+    """image uint8 or [0, 1] float [3, S, S] -> map [S, S] >= 0 (higher = more anomalous)."""
     device = model.device
     x = image.to(device)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
@@ -36,4 +39,4 @@ def gradient_map(
             feats = model.embed(xs, a.unsqueeze(1)).squeeze(1)  # each copy under its own rotation
             model.view_scores(feats).sum().backward()
         acc += blur(xs.grad, sigma).abs().mean(dim=1).sum(dim=0)
-    return unit_range((acc / n_rotations) ** 2)
+    return (acc / n_rotations) ** 2

@@ -1,5 +1,6 @@
-"""The two steps every anomaly map shares, whatever made it (input gradients, patch distances):
-a Gaussian blur in pixels of the input, and scaling to [0, 1] per image."""
+"""Steps on anomaly maps, whatever made them (input gradients, patch distances): the Gaussian
+blur every map gets, in pixels of the input, and the per-image scaling to [0, 1] used only to
+draw a map (metrics need the maps' common scale)."""
 
 from __future__ import annotations
 

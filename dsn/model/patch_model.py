@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from dsn.model.embedder import ViewEmbedder
-from dsn.model.map_filters import blur, unit_range
+from dsn.model.map_filters import blur
 from dsn.model.memory_bank import MemoryBank
 from dsn.model.patch_features import PatchFeatures
 
@@ -68,11 +68,11 @@ class PatchModel(ViewEmbedder):
 
     @torch.no_grad()
     def anomaly_map(self, image: torch.Tensor, n_rotations: int) -> torch.Tensor:
-        """The patch distances of the unrotated image, bilinearly upsampled to its size, blurred
-        (``sigma``), min-max normalised as the gradient maps are (``n_rotations`` is not used)."""
+        """The patch distances of the unrotated image, bilinearly upsampled to its size and
+        blurred (``sigma``); raw distances, comparable across images (``n_rotations`` is not used)."""
         x = image.to(self.device).unsqueeze(0)
         feats = self.embed(x, torch.zeros(1, 1, device=x.device)).squeeze(1)
         m = F.interpolate(self.patch_scores(feats).unsqueeze(1), size=image.shape[-2:], mode="bilinear")
         if self.sigma > 0:
             m = blur(m, self.sigma)
-        return unit_range(m[0, 0])
+        return m[0, 0]

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torchmetrics.functional.classification import binary_roc  # noqa: E402
 
+from dsn.model.map_filters import unit_range  # noqa: E402
 from dsn.results.metrics import image_auroc, rank_scale  # noqa: E402
 
 
@@ -55,9 +56,10 @@ def gradient_maps_png(
 
 
 def overlay(ax, image: torch.Tensor, heat: torch.Tensor) -> None:
-    """A [0, 1] map over its uint8 image [3, H, W], in the jet colours of the paper's Fig. 3."""
+    """A map over its uint8 image [3, H, W], in the jet colours of the paper's Fig. 3, scaled to
+    its own [min, max] as the reference draws it (the map itself stays on the model's scale)."""
     ax.imshow(image.permute(1, 2, 0).cpu().numpy())
-    ax.imshow(heat.cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+    ax.imshow(unit_range(heat).cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
     ax.axis("off")
 
 

@@ -1,4 +1,4 @@
-"""After testing: the run's figures, gradient maps and pixel AUROC, saved and sent to the loggers."""
+"""After testing: the run's figures, gradient maps, pixel AUROC and AUPRO, saved and sent to the loggers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 from dsn.data.dataset import MVTecDataset
 from dsn.results.metrics import UndefinedAUROC, has_both_classes, pixel_auroc
 from dsn.results.plots import gradient_maps_png, roc_curve_png, score_histogram_png
+from dsn.results.region_overlap import pixel_aupro
 
 
 def write_run_figures(
@@ -48,10 +49,13 @@ def write_run_figures(
             )
         )
     if with_pixel_auroc:
+        stacked = torch.stack([maps[i] for i in todo])
         try:
-            extra["pixel_auroc"] = pixel_auroc(torch.stack([maps[i] for i in todo]), test_set.masks)
+            extra["pixel_auroc"] = pixel_auroc(stacked, test_set.masks)
+            extra["pixel_aupro"] = pixel_aupro(stacked, test_set.masks)  # MVTec AD's region metric, FPR <= 0.3
         except UndefinedAUROC as err:
-            extra["pixel_auroc"], extra["pixel_auroc_note"] = None, str(err)
+            extra["pixel_auroc"] = extra["pixel_aupro"] = None
+            extra["pixel_auroc_note"] = str(err)
         extra["map_rotations"] = map_rotations
     for lg in loggers:
         if hasattr(lg, "log_image"):  # W&B
