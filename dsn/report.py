@@ -18,6 +18,10 @@ from pathlib import Path
 from dsn.results.paper_numbers import PAPER_AUROC
 from dsn.utils.tables import markdown_table, mean_std
 
+# what a run writes, and a later dsn-eval's file copied beside it (experiments/cpu_tables.sh):
+# that copy belongs to the run of its folder
+METRICS_FILES = ("metrics.json", "pixel_metrics.json")
+
 
 def collect(dirs: list[str]) -> list[dict]:
     """One record per trained model. A ``dsn-eval`` of a run's checkpoint (e.g. to add pixel
@@ -25,12 +29,18 @@ def collect(dirs: list[str]) -> list[dict]:
     never counted as another seed."""
     by_model: dict[str, dict] = {}
     for d in dirs:
-        for f in sorted(Path(d).rglob("metrics.json")):
+        for f in sorted(p for name in METRICS_FILES for p in Path(d).rglob(name)):
             m = json.loads(f.read_text())
             if m.get("auroc") is None:
                 continue
             m["_file"] = str(f)
-            key = str(Path(m["checkpoint"]).resolve()) if m.get("checkpoint") else str(f)
+            beside = f.parent / "metrics.json"
+            of_run = json.loads(beside.read_text()) if f != beside and beside.is_file() else m
+            key = (
+                str(Path(of_run["checkpoint"]).resolve())
+                if of_run.get("checkpoint")
+                else str(f.parent / "metrics.json")
+            )
             if key in by_model:
                 train, other = (m, by_model[key]) if "train_path" in m else (by_model[key], m)
                 m = {**train, **{k: v for k, v in other.items() if train.get(k) is None}}
@@ -78,6 +88,8 @@ def summarise(runs: list[dict]) -> list[dict]:
         best = [100 * max([m["auroc"]] + [c[1] for c in m.get("curve_test_auroc", [])]) for m in ms]
         pix = [100 * m["pixel_auroc"] for m in ms if m.get("pixel_auroc") is not None]
         pro = [100 * m["pixel_aupro"] for m in ms if m.get("pixel_aupro") is not None]
+        # pixel AUROC pooled before 2026-11-30 had each map min-max scaled per image: say so
+        per_image = any(m.get("pixel_auroc") is not None and m.get("map_scale") != "common" for m in ms)
         rows.append(
             {
                 "model": model,
@@ -87,7 +99,9 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "seeds": len(ms),
                 "epochs": epochs,
                 "auroc_last_epoch": mean_std(last),
-                "pixel_auroc": mean_std(pix) + (f" ({len(pix)} of {len(ms)} seeds)" if 1 < len(pix) < len(ms) else ""),
+                "pixel_auroc": mean_std(pix)
+                + (f" ({len(pix)} of {len(ms)} seeds)" if 1 < len(pix) < len(ms) else "")
+                + (" (maps min-max per image)" if per_image else ""),
                 "pixel_aupro": mean_std(pro) + (f" ({len(pro)} of {len(ms)} seeds)" if 1 < len(pro) < len(ms) else ""),
                 "paper": PAPER_AUROC.get(model, {}).get(category, "—"),
                 "best_epoch_on_test_paper_protocol": mean_std(best),

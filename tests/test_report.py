@@ -7,7 +7,7 @@ import pytest
 from dsn.report import collect, main, summarise
 
 
-def fake_run(d, seed, auroc, curve, pixel=None, pro=None):
+def fake_run(d, seed, auroc, curve, pixel=None, pro=None, map_scale="common"):
     d.mkdir(parents=True)
     m = {
         "model": "differsqueezenet",
@@ -18,6 +18,7 @@ def fake_run(d, seed, auroc, curve, pixel=None, pro=None):
         "curve_test_auroc": curve,
         "pixel_auroc": pixel,
         "pixel_aupro": pro,
+        "map_scale": map_scale if pixel is not None else None,
         "backbone": "squeezenet1_1",
         "n_features": 128,
         "n_scales": 3,
@@ -100,3 +101,20 @@ def test_swing_needs_four_curve_points(tmp_path):
     fake_run(tmp_path / "0", 0, 0.90, [[8, 0.99], [192, 0.90]])
     (row,) = summarise(collect([str(tmp_path)]))
     assert row["swing_last_4"] == "—"
+
+
+def test_a_pixel_evaluation_copied_beside_a_run_joins_it_and_old_per_image_pooling_is_labelled(tmp_path):
+    """experiments/cpu_tables.sh copies a later dsn-eval's metrics beside the run as
+    pixel_metrics.json; it belongs to that run even when it evaluated a rerun's checkpoint."""
+    run = tmp_path / "runs" / "patchcore_bottle_1p_s0"
+    fake_run(run, 0, 1.0, [])
+    m = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**m, "checkpoint": "/a/last.ckpt", "train_path": "cached"}))
+    pixel = {**m, "pixel_auroc": 0.978, "pixel_aupro": 0.936, "map_scale": "common", "checkpoint": "/b/last.ckpt"}
+    (run / "pixel_metrics.json").write_text(json.dumps(pixel))
+    (row,) = summarise(collect([str(tmp_path)]))
+    assert row["seeds"] == 1 and row["pixel_auroc"] == "97.8 (1 run)" and row["pixel_aupro"] == "93.6 (1 run)"
+    # pooled before 2026-11-30 (no map_scale): each map was min-max scaled per image
+    (run / "pixel_metrics.json").write_text(json.dumps({**pixel, "map_scale": None, "pixel_aupro": None}))
+    (row,) = summarise(collect([str(tmp_path)]))
+    assert row["pixel_auroc"] == "97.8 (1 run) (maps min-max per image)" and row["pixel_aupro"] == "—"

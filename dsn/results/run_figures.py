@@ -57,6 +57,7 @@ def write_run_figures(
             extra["pixel_auroc"] = extra["pixel_aupro"] = None
             extra["pixel_auroc_note"] = str(err)
         extra["map_rotations"] = map_rotations
+        extra["map_scale"] = "common"  # pooled on the model's scale (before 2026-11-30: min-max per image)
     for lg in loggers:
         if hasattr(lg, "log_image"):  # W&B
             lg.log_image(key="figures", images=[str(f) for f in files], caption=[f.stem for f in files])
