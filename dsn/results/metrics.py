@@ -1,15 +1,18 @@
-"""Image AUROC that is correct for raw anomaly scores of any magnitude.
+"""Image and pixel AUROC that are correct for raw anomaly scores of any magnitude.
 
 torchmetrics treats predictions outside [0, 1] as logits and applies a sigmoid; NLL scores in
 the hundreds then all become 1.0, ties everywhere, and the AUROC collapses towards 0.5. AUROC
-depends only on the order of the scores, so we hand torchmetrics their dense ranks scaled into
-[0, 1]: same order, same ties, no sigmoid.
+depends only on the order of the scores, so dsn counts it directly (the Mann-Whitney statistic:
+the share of (defective, good) pairs in the right order, ties counting half), in the scores' own
+precision. Only the good scores are sorted, without an index array, so pooling every pixel of
+Magnetic Tile's 583 test maps (117 M values) takes about a gigabyte. Curves drawn with
+torchmetrics get the scores' dense ranks in [0, 1] (``rank_scale``): same order, no sigmoid.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
-from torchmetrics.functional.classification import binary_auroc
 
 
 class UndefinedAUROC(ValueError):
@@ -29,7 +32,7 @@ def has_both_classes(labels: torch.Tensor) -> bool:
 
 def image_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     """Area under the ROC curve of ``scores`` (higher = more anomalous) against 0/1 ``labels``."""
-    scores, labels = scores.detach().flatten().cpu(), labels.detach().flatten().cpu().long()
+    scores, labels = scores.detach().flatten().cpu(), labels.detach().flatten().cpu()
     if scores.shape != labels.shape:
         raise ValueError(f"{scores.numel()} scores for {labels.numel()} labels")
     if not torch.isfinite(scores).all():
@@ -43,7 +46,14 @@ def image_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
         raise UndefinedAUROC(
             f"AUROC is undefined: the test set has no {missing} images ({n_good} good, {n_bad} defective)"
         )
-    return float(binary_auroc(rank_scale(scores), labels))
+    if scores.dtype not in (torch.float32, torch.float64):  # numpy has no bfloat16
+        scores = scores.double()
+    good = np.sort(scores[labels == 0].numpy())
+    bad = scores[labels == 1].numpy()
+    below = np.searchsorted(good, bad, side="left")  # good scores under each defective one
+    tied = np.searchsorted(good, bad, side="right") - below
+    wins = int(below.sum(dtype=np.int64)) + 0.5 * int(tied.sum(dtype=np.int64))
+    return wins / (len(good) * len(bad))
 
 
 def pixel_auroc(maps: torch.Tensor, masks: torch.Tensor) -> float:

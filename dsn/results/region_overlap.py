@@ -19,17 +19,17 @@ from dsn.results.metrics import UndefinedAUROC
 
 def label_regions(masks: torch.Tensor) -> torch.Tensor:
     """Connected regions of binary masks [N, (1,) H, W], 8-connected (pixels touching at a corner
-    belong together). Returns int64 [N, H, W]: 0 for background, regions numbered 1..R over all
+    belong together). Returns int32 [N, H, W]: 0 for background, regions numbered 1..R over all
     images (a region never spans two images)."""
     fg = _binary_masks(masks)
-    labels = torch.zeros(fg.shape, dtype=torch.int64)
+    labels = torch.zeros(fg.shape, dtype=torch.int32)
     count = 0
     for i in torch.nonzero(fg.flatten(1).any(1)).flatten().tolist():
         ys, xs = torch.nonzero(fg[i], as_tuple=True)  # work inside the defects' bounding box
         box = (slice(int(ys.min()), int(ys.max()) + 1), slice(int(xs.min()), int(xs.max()) + 1))
         inside = fg[i][box]
         ids, inverse = torch.unique(_component_roots(inside)[inside], return_inverse=True)
-        labels[i][box][inside] = inverse + count + 1
+        labels[i][box][inside] = (inverse + count + 1).int()
         count += len(ids)
     return labels
 
@@ -70,13 +70,14 @@ def pixel_aupro(maps: torch.Tensor, masks: torch.Tensor, max_fpr: float = 0.3) -
         raise UndefinedAUROC(f"AUPRO is undefined: the ground-truth masks have no {missing} pixels")
 
     # only pixels above the threshold where the good pixels' FPR first passes max_fpr matter
-    k = min(n_good, int(max_fpr * n_good) + 1)
-    cut = torch.kthvalue(-scores[good], k).values.neg()
+    k = min(n_good, int(max_fpr * n_good) + 1)  # the k-th largest good score
+    cut = torch.kthvalue(scores[good], n_good - k + 1).values
     keep = scores >= cut
     s, r = scores[keep], regions[keep]
     order = torch.argsort(s, descending=True, stable=True)
     s, r = s[order], r[order]
     sizes = torch.bincount(regions, minlength=n_regions + 1).double()
+    r = r.long()  # an index into sizes
     fpr = torch.cumsum((r == 0).double(), 0) / n_good
     pro = torch.cumsum(torch.where(r > 0, 1.0 / (sizes[r] * n_regions), 0.0), 0)
     last_of_tie = torch.ones_like(s, dtype=torch.bool)
