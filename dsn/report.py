@@ -1,7 +1,7 @@
 """``dsn-report``: gather the metrics files of runs (e.g. a multirun over seeds) into one table.
 
 Per (model, category): image AUROC of the last epoch, mean +- std over seeds (the headline);
-pixel AUROC and AUPRO of the gradient maps where measured; the paper's Table 2 number beside it; and,
+pixel AUROC and AUPRO of the anomaly maps where measured; the paper's Table 2 number beside it; and,
 labelled as the paper's protocol, the best test-set AUROC over the learning curve (an optimistic
 figure, selected on the test set, shown only for comparison with the published numbers).
 
