@@ -16,7 +16,8 @@ def test_map_follows_the_image():
     assert m.shape == (64, 64) and m.min() >= 0 and m.max() > 0
     # the 4 rotations are closed under 90-degree turns, so turning the image turns the map
     m_rot = gradient_map(model, torch.rot90(img, 1, (1, 2)), n_rotations=4, sigma=1.0)
-    torch.testing.assert_close(m_rot, torch.rot90(m, 1, (0, 1)), atol=2e-3, rtol=0)
+    # (compared relative to the map's peak: raw gradient maps of this tiny model are ~1e-4)
+    torch.testing.assert_close(m_rot / m.max(), torch.rot90(m, 1, (0, 1)) / m.max(), atol=2e-3, rtol=0)
 
 
 def test_maps_keep_the_models_scale_across_images():
