@@ -138,7 +138,11 @@ def test_wandb_logs_offline_by_default_without_network(tmp_path, toy_root):
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1  # a local run file `wandb sync` can upload, holding this run's result
     assert metrics["auroc"] is not None
-    assert read_run(runs[0]).history["test/auroc/toy"] == [pytest.approx(metrics["auroc"])]
+    history = read_run(runs[0]).history
+    assert history["test/auroc/toy"] == [pytest.approx(metrics["auroc"])]
+    # the debug preset maps every test image: pixel metrics per class too
+    assert history["test/pixel_auroc/toy"] == [pytest.approx(metrics["pixel_auroc"])]
+    assert history["test/pixel_aupro/toy"] == [pytest.approx(metrics["pixel_aupro"])]
 
 
 def test_a_run_of_any_length_ends_with_a_checkpoint_of_its_final_weights(tmp_path, toy_root):

@@ -58,9 +58,13 @@ def write_run_figures(
             extra["pixel_auroc_note"] = str(err)
         extra["map_rotations"] = map_rotations
         extra["map_scale"] = "common"  # pooled on the model's scale (before 2026-11-30: min-max per image)
+    # per class, as test/auroc/<category> (a sweep's W&B runs compare classes by these keys)
+    pixel = {f"test/{k}/{hp.category}": extra[k] for k in ("pixel_auroc", "pixel_aupro") if extra.get(k) is not None}
     for lg in loggers:
         if hasattr(lg, "log_image"):  # W&B
             lg.log_image(key="figures", images=[str(f) for f in files], caption=[f.stem for f in files])
+            if pixel:
+                lg.log_metrics(pixel)
     extra["figures"] = [str(f) for f in files]
     return extra
 
