@@ -36,11 +36,7 @@ def collect(dirs: list[str]) -> list[dict]:
             m["_file"] = str(f)
             beside = f.parent / "metrics.json"
             of_run = json.loads(beside.read_text()) if f != beside and beside.is_file() else m
-            key = (
-                str(Path(of_run["checkpoint"]).resolve())
-                if of_run.get("checkpoint")
-                else str(f.parent / "metrics.json")
-            )
+            key = str(Path(of_run["checkpoint"]).resolve()) if of_run.get("checkpoint") else str(beside)
             if key in by_model:
                 train, other = (m, by_model[key]) if "train_path" in m else (by_model[key], m)
                 m = {**train, **{k: v for k, v in other.items() if train.get(k) is None}}
@@ -78,6 +74,11 @@ def swing(runs: list[dict], points: int = 4) -> str:
     return f"{max(ranges):.1f}"
 
 
+def _of_seeds(values: list[float], seeds: int) -> str:
+    """mean ± std of a measurement that only some of a row's seeds have, saying how many."""
+    return mean_std(values) + (f" ({len(values)} of {seeds} seeds)" if 1 < len(values) < seeds else "")
+
+
 def summarise(runs: list[dict]) -> list[dict]:
     groups: dict[tuple[str, str, int], list[dict]] = {}  # runs of different lengths never pool
     for m in runs:
@@ -99,10 +100,8 @@ def summarise(runs: list[dict]) -> list[dict]:
                 "seeds": len(ms),
                 "epochs": epochs,
                 "auroc_last_epoch": mean_std(last),
-                "pixel_auroc": mean_std(pix)
-                + (f" ({len(pix)} of {len(ms)} seeds)" if 1 < len(pix) < len(ms) else "")
-                + (" (maps min-max per image)" if per_image else ""),
-                "pixel_aupro": mean_std(pro) + (f" ({len(pro)} of {len(ms)} seeds)" if 1 < len(pro) < len(ms) else ""),
+                "pixel_auroc": _of_seeds(pix, len(ms)) + (" (maps min-max per image)" if per_image else ""),
+                "pixel_aupro": _of_seeds(pro, len(ms)),
                 "paper": PAPER_AUROC.get(model, {}).get(category, "—"),
                 "best_epoch_on_test_paper_protocol": mean_std(best),
                 "swing_last_4": swing(ms),

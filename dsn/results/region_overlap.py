@@ -57,12 +57,12 @@ def pixel_aupro(maps: torch.Tensor, masks: torch.Tensor, max_fpr: float = 0.3) -
     more anomalous), masks [N, (1,) H, W] binary ground truth of the same images."""
     if not 0 < max_fpr <= 1:
         raise ValueError(f"max_fpr must be in (0, 1], got {max_fpr}")
-    regions = label_regions(masks).flatten()
     scores = maps.detach().cpu().flatten()
-    if scores.shape != regions.shape:
+    if scores.numel() != masks.numel():  # checked before the costlier labelling
         raise ValueError(f"{tuple(maps.shape)} maps for masks of {tuple(masks.shape)}")
     if not torch.isfinite(scores).all():
         raise ValueError("anomaly maps contain NaN or inf: the model diverged; check the run's loss")
+    regions = label_regions(masks).flatten()
     n_regions, good = int(regions.max()), regions == 0
     n_good = int(good.sum())
     if n_regions == 0 or n_good == 0:
