@@ -25,7 +25,9 @@ def test_debug_training_writes_metrics_and_checkpoint(tmp_path, toy_root):
     assert metrics["n_test_good"] == 3 and metrics["n_test_defective"] == 3
     assert len(metrics["curve_test_auroc"]) == 2
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
-    assert (tmp_path / "csv").is_dir()
+    (csv_file,) = (tmp_path / "csv").glob("*/metrics.csv")  # every logger gets the test metrics, pixel ones too
+    header = csv_file.read_text().splitlines()[0].split(",")
+    assert {"test/auroc/toy", "test/pixel_auroc/toy", "test/pixel_aupro/toy", "objective/auroc"} <= set(header)
     assert {"roc.png", "score_histogram.png", "gradient_maps.png"} <= {p.name for p in (tmp_path / "figures").iterdir()}
     assert 0.0 <= metrics["pixel_auroc"] <= 1.0  # debug preset maps every test image
     assert 0.0 <= metrics["pixel_aupro"] <= 1.0 and on_disk["pixel_aupro"] == metrics["pixel_aupro"]

@@ -63,8 +63,8 @@ def write_run_figures(
     for lg in loggers:
         if hasattr(lg, "log_image"):  # W&B
             lg.log_image(key="figures", images=[str(f) for f in files], caption=[f.stem for f in files])
-            if pixel:
-                lg.log_metrics(pixel)
+        if pixel:
+            lg.log_metrics(pixel)
     extra["figures"] = [str(f) for f in files]
     return extra
 
