@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The per-class tables on a CPU (fast path: 16-view training bank, 64 test rotations, bf16 flow where
+# The per-class tables on a CPU (fast path: 16-view training bank (64 for *_bank64 names), 64 test rotations, bf16 flow where
 # the CPU has native bf16): the runs of PLAN below one after another (each uses every core), then
 # pixel AUROC of each run's gradient maps (dsn-eval on its checkpoint, PIXEL_ROTATIONS rotations,
 # default 8), then the report. Re-running skips finished runs and resumes an interrupted one from
@@ -47,6 +47,7 @@ differsqueezenet_paper magnetic_tile 96 0
 differnet_paper magnetic_tile 96 0
 "}
 
+bank_views() { [[ $1 == *_bank64 ]] && echo 64 || echo 16; }  # seeded rotations banked per training image
 root_of() { [[ $1 == bottle ]] && echo "$SHARED/data/mvtec_ad" || echo "$SHARED/data"; }
 model_args() {
   case $1 in
@@ -74,6 +75,8 @@ model_args() {
     # the Magnetic Tile ablation screen (DifferNet, one factor each): training rotations off; colour
     # jitter on (each banked view with its own seeded colour factors); test rotations: dsn-eval test_views=T
     differnet_norot) echo "$(model_args differnet_paper) model.train_rotations=false model.name=differnet_norot task_name=differnet_norot" ;;
+    # the training bank's size (the reference renders a fresh random rotation every step; the CPU tables bank 16 per image)
+    differnet_bank64) echo "$(model_args differnet_paper) model.name=differnet_bank64 task_name=differnet_bank64" ;;
     differnet_jitter) echo "$(model_args differnet_paper) model.brightness=0.1 model.contrast=0.1 model.saturation=0.1 model.name=differnet_jitter task_name=differnet_jitter" ;;
     # the same-feature baselines (one pass; give them 1 as the pass count): kNN on each flow's input, the patch bank
     knn) echo "model=knn model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn" ;;
@@ -86,9 +89,9 @@ model_args() {
   esac
 }
 
-# PRINT_ARGS=<name>: print that run name's overrides and stop (tests/test_experiment_scripts.py
+# PRINT_ARGS=<name>: print that run name's overrides (its training bank too) and stop (tests/test_experiment_scripts.py
 # composes every name's config with them)
-if [[ -n ${PRINT_ARGS:-} ]]; then model_args "$PRINT_ARGS"; exit 0; fi
+if [[ -n ${PRINT_ARGS:-} ]]; then echo "$(model_args "$PRINT_ARGS") feature_cache.bank_views=$(bank_views "$PRINT_ARGS")"; exit 0; fi
 
 mkdir -p "$OUT"
 while read -r exp cat passes seed; do
@@ -108,7 +111,7 @@ while read -r exp cat passes seed; do
   echo "$(date -u +%FT%TZ) start $dir"
   # shellcheck disable=SC2046
   /usr/bin/time -v "$PY" -m dsn.train $(model_args "$exp") trainer=cpu_fast trainer.max_epochs="$passes" \
-    feature_cache.bank_views=16 data.root="$(root_of "$cat")" data.category="$cat" seed="$seed" \
+    feature_cache.bank_views="$(bank_views "$exp")" data.root="$(root_of "$cat")" data.category="$cat" seed="$seed" \
     logger=csv figures.pixel_auroc=false figures.map_rotations=16 hydra.run.dir="$dir" ${from[@]+"${from[@]}"} \
     2> >(tee "$dir.time.log" | grep -E "Maximum resident|Elapsed|Error" >&2)
   echo "$(date -u +%FT%TZ) end $dir"

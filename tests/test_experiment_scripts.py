@@ -34,8 +34,9 @@ def test_the_script_lists_the_tables_runs():
 def test_each_run_name_composes_a_valid_config(tmp_path, name):
     overrides = overrides_of(name)
     assert overrides, f"{name} prints no overrides"
-    cfg = compose("train", [*overrides, "trainer=cpu_fast", "feature_cache.bank_views=16", "seed=1"], tmp_path)
+    cfg = compose("train", [*overrides, "trainer=cpu_fast", "seed=1"], tmp_path)
     check_train_config(cfg)
+    assert cfg.feature_cache.bank_views == (64 if name.endswith("_bank64") else 16)
     assert str(cfg.model.weights).startswith("/shared/weights/") or name == "backbone_lite0"
     if any(o.startswith("task_name=") for o in overrides):
         assert cfg.task_name == name, f"{name} writes its runs under task_name={cfg.task_name}"
