@@ -140,10 +140,17 @@ ablation_rows = []
 if args.ablations:
     by_seed = {seed: points for seed, (_, points, _, _) in zip(seeds, curves)}
     groups: dict[tuple[str, int, int], dict[int, float]] = {}
+    # the longest run's curve of each (model, test rotations, seed): a factor that acts with training length
+    ablation_curves: dict[tuple[str, int], dict[int, dict[int, float]]] = {}
     for f in sorted(Path(args.ablations).rglob("metrics.json")):
         m = json.loads(f.read_text())
         if m["category"] == CATEGORY:
             groups.setdefault((m["model"], m["epochs"], m["test_views"]), {})[m["seed"]] = 100 * m["auroc"]
+            points = {int(p): 100 * a for p, a in m.get("curve_test_auroc") or []}
+            runs_of = ablation_curves.setdefault((m["model"], m["test_views"]), {})
+            if len(points) > len(runs_of.get(m["seed"], {})):
+                runs_of[m["seed"]] = points
+    ablation_curves = {key: runs_of for key, runs_of in ablation_curves.items() if runs_of}
     for (model, epochs, views), values in sorted(groups.items()):
         paired = {s: v for s, v in values.items() if epochs in by_seed.get(s, {})}
         ablation_rows.append(
@@ -167,7 +174,9 @@ if args.ablations:
         "banked view with its own seeded factors, rotations as the reference run; "
         "`squeezenet_full_1scale_T8`, the feature tap: SqueezeNet's whole 512-channel block at the "
         "448-px scale, the input the DifferSqueezeNet code fed its flow, with the paper's flow and 8 test "
-        "rotations, run name `full_1scale_T8` with `OUT=logs/tap`).",
+        "rotations, run name `full_1scale_T8` with `OUT=logs/tap`; `differnet_bank64`: a 64-view "
+        "training bank per image, dsn's default, against the 16 of these tables: the reference renders a fresh "
+        "random rotation every step, which a larger bank approaches).",
         "",
         markdown_table(
             [
@@ -187,6 +196,46 @@ if args.ablations:
         "no-rotation model the reference's knobs would give.",
         "",
     ]
+    # per factor, the seeds whose run is the longest, each beside the reference runs of the same seeds
+    long_curves = {}
+    for key, runs_of in sorted(ablation_curves.items()):
+        longest = max(map(len, runs_of.values()))
+        if longest > 3:
+            long_curves[key] = {s: c for s, c in runs_of.items() if len(c) == longest}
+    if long_curves:
+
+        def cell(values: list[float]) -> str:
+            return "—" if not values else f"{values[0]:.1f}" if len(values) == 1 else mean_std(values)
+
+        cols, body_cols = [], []
+        for (model, views), runs_of in long_curves.items():
+            named = ", ".join(map(str, sorted(runs_of)))
+            cols += [f"{model} ({views} rotations), seeds {named}", f"reference, seeds {named}"]
+            body_cols += [(runs_of, False), (runs_of, True)]
+        all_passes = sorted({p for runs_of in long_curves.values() for c in runs_of.values() for p in c})
+        body = [
+            [
+                p,
+                *[
+                    cell(
+                        [by_seed[s][p] for s in sorted(runs_of) if p in by_seed.get(s, {})]
+                        if ref
+                        else [c[p] for c in runs_of.values() if p in c]
+                    )
+                    for runs_of, ref in body_cols
+                ],
+            ]
+            for p in all_passes
+        ]
+        lines += [
+            "### Curves of the longer one-factor runs (test-set AUROC after each meta-epoch, never used to select)",
+            "",
+            "A factor can act through training length: each run's curve (mean ± std over its seeds) beside "
+            "the reference runs' curve of the same seeds (64 rotations).",
+            "",
+            markdown_table(["passes", *cols], body).rstrip(),
+            "",
+        ]
 
 lines += [
     "## Factors that are not a difference",
