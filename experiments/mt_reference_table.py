@@ -140,12 +140,17 @@ ablation_rows = []
 if args.ablations:
     by_seed = {seed: points for seed, (_, points, _, _) in zip(seeds, curves)}
     groups: dict[tuple[str, int, int], dict[int, float]] = {}
+    precisions: dict[tuple[str, int], set[str]] = {}
     # the longest run's curve of each (model, test rotations, seed): a factor that acts with training length
     ablation_curves: dict[tuple[str, int], dict[int, dict[int, float]]] = {}
     for f in sorted(Path(args.ablations).rglob("metrics.json")):
         m = json.loads(f.read_text())
         if m["category"] == CATEGORY:
             groups.setdefault((m["model"], m["epochs"], m["test_views"]), {})[m["seed"]] = 100 * m["auroc"]
+            # the flow's precision as trained (a dsn-eval of a checkpoint records none)
+            precisions.setdefault((m["model"], m["epochs"]), set()).update(
+                [m["precision"]] if m.get("precision") else []
+            )
             points = {int(p): 100 * a for p, a in m.get("curve_test_auroc") or []}
             runs_of = ablation_curves.setdefault((m["model"], m["test_views"]), {})
             if len(points) > len(runs_of.get(m["seed"], {})):
@@ -158,6 +163,7 @@ if args.ablations:
                 model,
                 epochs,
                 views,
+                ", ".join(sorted(precisions.get((model, epochs), ()))) or "—",
                 ", ".join(str(s) for s in sorted(values)),
                 mean_std(list(values.values()), unit="seed"),
                 mean_std([by_seed[s][epochs] for s in paired], unit="seed"),
@@ -176,13 +182,15 @@ if args.ablations:
         "448-px scale, the input the DifferSqueezeNet code fed its flow, with the paper's flow and 8 test "
         "rotations, run name `full_1scale_T8` with `OUT=logs/tap`; `differnet_bank64`: a 64-view "
         "training bank per image, dsn's default, against the 16 of these tables: the reference renders a fresh "
-        "random rotation every step, which a larger bank approaches).",
+        "random rotation every step, which a larger bank approaches). The reference runs trained the flow "
+        "in bf16 on a CPU with native bf16; runs on the later AVX2-only VM train it in 32-bit (`flow precision`).",
         "",
         markdown_table(
             [
                 "run",
                 "passes",
                 "test rotations",
+                "flow precision",
                 "seeds",
                 "image AUROC",
                 "reference runs, same seeds and passes (64 rotations)",
