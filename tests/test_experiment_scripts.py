@@ -137,13 +137,14 @@ def test_tap_table_puts_each_run_in_its_tap_data_and_head_cell():
     assert "| squeezenet1_1 512 x 1 | bottle | — | — | 99.0 (1 seed, T=8) |" in lines
 
 
-def _write_run(folder, name, *, seed, auroc, epochs, model="differnet", views=64, curve=None):
+def _write_run(folder, name, *, seed, auroc, epochs, model="differnet", views=64, curve=None, precision="bf16-mixed"):
     import json
 
     run = folder / name
     run.mkdir(parents=True)
     metrics = {"category": "magnetic_tile_differnet", "model": model, "seed": seed, "auroc": auroc}
     metrics |= {"epochs": epochs, "test_views": views, "curve_test_auroc": curve or [[epochs, auroc]]}
+    metrics["precision"] = precision
     (run / "metrics.json").write_text(json.dumps(metrics))
     return run
 
@@ -158,12 +159,24 @@ def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_
             seed=s,
             auroc=a,
             epochs=192,
-            curve=[[24, c], [192, a]],
+            curve=[[8, 0.81], [16, 0.83], [24, c], [192, a]],
         )
         for s, a, c in [(0, 0.78, 0.84), (1, 0.80, 0.82)]
     ]
     for s, a in [(0, 0.86), (1, 0.85)]:  # +2 and +3 points over the same seed's reference at 24 passes
         _write_run(tmp_path / "abl", f"norot_s{s}", seed=s, auroc=a, epochs=24, model="differnet_norot", views=1)
+    # a longer one-factor run trained on another machine: its curve beside seed 0's reference curve
+    bank = [[8, 0.80], [16, 0.84], [24, 0.85], [32, 0.86]]
+    _write_run(
+        tmp_path / "abl",
+        "bank64_s0",
+        seed=0,
+        auroc=0.86,
+        epochs=32,
+        model="differnet_bank64",
+        curve=bank,
+        precision="32-true",
+    )
     out = tmp_path / "README.md"
     subprocess.run(
         [
@@ -182,7 +195,11 @@ def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_
     )
     text = out.read_text()
     assert "**Last epoch, 192 passes: 79.0 ± 1.4** over 2 finished seed(s) (seed 0: 78.0, seed 1: 80.0)" in text
-    assert "| differnet_norot | 24 | 1 | 0, 1 | 85.5 ± 0.7 | 83.0 ± 1.4 | 2.5 ± 0.7 |" in text
+    assert "| differnet_norot | 24 | 1 | bf16-mixed | 0, 1 | 85.5 ± 0.7 | 83.0 ± 1.4 | 2.5 ± 0.7 |" in text
+    assert "| differnet_bank64 | 32 | 64 | 32-true | 0 | 86.0 (1 seed) | — | — |" in text  # no reference point at 32
+    assert "| passes | differnet_bank64 (64 rotations), seeds 0 | reference, seeds 0 |" in text
+    assert "| 24 | 85.0 | 84.0 |" in text and "| 32 | 86.0 | — |" in text
+    assert "differnet_norot (1 rotations)" not in text  # a run without a curve beyond its end has no curve column
     assert "Not screened yet: colour jitter" in text  # no jitter run among the ablations
 
 
