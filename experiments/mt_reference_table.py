@@ -34,12 +34,17 @@ OURS = {
 CATEGORY = "magnetic_tile_differnet"
 
 
+def points_of(m: dict) -> dict[int, float]:
+    """A finished run's test curve from its metrics.json: passes -> AUROC in points."""
+    return {int(p): 100 * a for p, a in m.get("curve_test_auroc") or []}
+
+
 def curve(run: Path) -> tuple[dict[int, float], int, float | None]:
     """(passes -> test AUROC of the curve, passes trained, last-epoch AUROC if finished)."""
     metrics = run / "metrics.json"
     if metrics.is_file():
         m = json.loads(metrics.read_text())
-        return {int(p): 100 * a for p, a in m["curve_test_auroc"]}, m["epochs"], 100 * m["auroc"]
+        return points_of(m), m["epochs"], 100 * m["auroc"]
     points, last = {}, 0
     for f in sorted((run / "csv").glob("version_*/metrics.csv")):  # a resumed run logs to a new version
         for r in csv.DictReader(open(f)):
@@ -151,11 +156,10 @@ if args.ablations:
             precisions.setdefault((m["model"], m["epochs"]), set()).update(
                 [m["precision"]] if m.get("precision") else []
             )
-            points = {int(p): 100 * a for p, a in m.get("curve_test_auroc") or []}
+            points = points_of(m)
             runs_of = ablation_curves.setdefault((m["model"], m["test_views"]), {})
             if len(points) > len(runs_of.get(m["seed"], {})):
                 runs_of[m["seed"]] = points
-    ablation_curves = {key: runs_of for key, runs_of in ablation_curves.items() if runs_of}
     for (model, epochs, views), values in sorted(groups.items()):
         paired = {s: v for s, v in values.items() if epochs in by_seed.get(s, {})}
         ablation_rows.append(
@@ -207,7 +211,7 @@ if args.ablations:
     # per factor, the seeds whose run is the longest, each beside the reference runs of the same seeds
     long_curves = {}
     for key, runs_of in sorted(ablation_curves.items()):
-        longest = max(map(len, runs_of.values()))
+        longest = max(map(len, runs_of.values()), default=0)  # a dsn-eval re-scoring has no curve
         if longest > 3:
             long_curves[key] = {s: c for s, c in runs_of.items() if len(c) == longest}
     if long_curves:
@@ -215,25 +219,16 @@ if args.ablations:
         def cell(values: list[float]) -> str:
             return "—" if not values else f"{values[0]:.1f}" if len(values) == 1 else mean_std(values)
 
-        cols, body_cols = [], []
+        columns = []  # (header, seed -> curve): each factor's runs, then the reference runs of its seeds
         for (model, views), runs_of in long_curves.items():
             named = ", ".join(map(str, sorted(runs_of)))
-            cols += [f"{model} ({views} rotations), seeds {named}", f"reference, seeds {named}"]
-            body_cols += [(runs_of, False), (runs_of, True)]
+            columns += [
+                (f"{model} ({views} rotations), seeds {named}", runs_of),
+                (f"reference, seeds {named}", {s: by_seed.get(s, {}) for s in sorted(runs_of)}),
+            ]
         all_passes = sorted({p for runs_of in long_curves.values() for c in runs_of.values() for p in c})
         body = [
-            [
-                p,
-                *[
-                    cell(
-                        [by_seed[s][p] for s in sorted(runs_of) if p in by_seed.get(s, {})]
-                        if ref
-                        else [c[p] for c in runs_of.values() if p in c]
-                    )
-                    for runs_of, ref in body_cols
-                ],
-            ]
-            for p in all_passes
+            [p, *[cell([c[p] for c in curves_of.values() if p in c]) for _, curves_of in columns]] for p in all_passes
         ]
         lines += [
             "### Curves of the longer one-factor runs (test-set AUROC after each meta-epoch, never used to select)",
@@ -241,7 +236,7 @@ if args.ablations:
             "A factor can act through training length: each run's curve (mean ± std over its seeds) beside "
             "the reference runs' curve of the same seeds (64 rotations).",
             "",
-            markdown_table(["passes", *cols], body).rstrip(),
+            markdown_table(["passes", *[header for header, _ in columns]], body).rstrip(),
             "",
         ]
 
