@@ -22,6 +22,7 @@ def test_debug_training_writes_metrics_and_checkpoint(tmp_path, toy_root):
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk["auroc"] == metrics["auroc"] and 0.0 <= metrics["auroc"] <= 1.0
     assert metrics["epochs"] == 2 and metrics["category"] == "toy" and metrics["seed"] == 0
+    assert (metrics["train_path"], on_disk["bank_views"]) == ("cached", 4)  # the debug preset's training bank
     assert metrics["n_test_good"] == 3 and metrics["n_test_defective"] == 3
     assert len(metrics["curve_test_auroc"]) == 2
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
@@ -91,7 +92,7 @@ def test_evaluation_counts_every_pass_when_checkpoints_follow_the_meta_epochs(tm
 
 def test_plain_path_trains_too(tmp_path, toy_root):
     _, metrics = run(tmp_path, toy_root, "feature_cache.train=false")
-    assert metrics["train_path"] == "plain" and metrics["epochs"] == 2
+    assert metrics["train_path"] == "plain" and metrics["epochs"] == 2 and metrics["bank_views"] is None
 
 
 def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, toy_root):

@@ -100,6 +100,9 @@ def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None
     if cfg.get("test", True):
         extra = {
             "train_path": "cached" if fc.train else "plain",
+            # seeded views banked per training image (None: a fresh view every step, the reference's way);
+            # on Magnetic Tile the bank's size moved the AUROC (experiments/results/mt_reference/)
+            "bank_views": fc.bank_views if fc.train else None,
             "cache_time_s": round(cache_time, 1),
             "precision": str(trainer.precision),  # as run: trainer.precision=bf16-if-native resolves per machine
             "checkpoint": str(Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt"),
