@@ -187,7 +187,9 @@ if args.ablations:
         "rotations, run name `full_1scale_T8` with `OUT=logs/tap`; `differnet_bank64`: a 64-view "
         "training bank per image, dsn's default, against the 16 of these tables: the reference renders a fresh "
         "random rotation every step, which a larger bank approaches). The reference runs trained the flow "
-        "in bf16 on a CPU with native bf16; runs on the later AVX2-only VM train it in 32-bit (`flow precision`).",
+        "in bf16 on a CPU with native bf16; runs on the later AVX2-only VM train it in 32-bit (`flow precision`); "
+        "`differnet` is the reference runs' own setting (run name `differnet_paper`, `OUT=logs/bank`) trained "
+        "again on that VM: the precision alone.",
         "",
         markdown_table(
             [
