@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from dsn.report import collect, summarise
+from dsn.report import collect, summarise, swing
 from dsn.utils.tables import markdown_table, mean_std
 
 # experiments/results/cpu_tables/runs/differnet_paper_magnetic_tile_96p_s0/metrics.json (dsn's split, seed 0)
@@ -144,14 +144,14 @@ if args.baselines:
 ablation_rows = []
 if args.ablations:
     by_seed = {seed: points for seed, (_, points, _, _) in zip(seeds, curves)}
-    groups: dict[tuple[str, int, int], dict[int, float]] = {}
+    groups: dict[tuple[str, int, int], dict[int, dict]] = {}  # (model, passes, rotations) -> seed -> metrics
     precisions: dict[tuple[str, int], set[str]] = {}
     # the longest run's curve of each (model, test rotations, seed): a factor that acts with training length
     ablation_curves: dict[tuple[str, int], dict[int, dict[int, float]]] = {}
     for f in sorted(Path(args.ablations).rglob("metrics.json")):
         m = json.loads(f.read_text())
         if m["category"] == CATEGORY:
-            groups.setdefault((m["model"], m["epochs"], m["test_views"]), {})[m["seed"]] = 100 * m["auroc"]
+            groups.setdefault((m["model"], m["epochs"], m["test_views"]), {})[m["seed"]] = m
             # the flow's precision as trained (a dsn-eval of a checkpoint records none)
             precisions.setdefault((m["model"], m["epochs"]), set()).update(
                 [m["precision"]] if m.get("precision") else []
@@ -160,8 +160,13 @@ if args.ablations:
             runs_of = ablation_curves.setdefault((m["model"], m["test_views"]), {})
             if len(points) > len(runs_of.get(m["seed"], {})):
                 runs_of[m["seed"]] = points
-    for (model, epochs, views), values in sorted(groups.items()):
+    for (model, epochs, views), runs_by_seed in sorted(groups.items()):
+        values = {s: 100 * m["auroc"] for s, m in runs_by_seed.items()}
         paired = {s: v for s, v in values.items() if epochs in by_seed.get(s, {})}
+        # the reference runs of the same seeds cut at the same passes, as dsn-report reads a curve
+        reference_cut = [
+            {"curve_test_auroc": [(p, a / 100) for p, a in sorted(by_seed[s].items()) if p <= epochs]} for s in paired
+        ]
         ablation_rows.append(
             [
                 model,
@@ -172,6 +177,8 @@ if args.ablations:
                 mean_std(list(values.values()), unit="seed"),
                 mean_std([by_seed[s][epochs] for s in paired], unit="seed"),
                 mean_std([v - by_seed[s][epochs] for s, v in paired.items()], unit="seed"),
+                swing(list(runs_by_seed.values())),
+                swing(reference_cut) if reference_cut else "—",
             ]
         )
     lines += [
@@ -189,7 +196,11 @@ if args.ablations:
         "random rotation every step, which a larger bank approaches). The reference runs trained the flow "
         "in bf16 on a CPU with native bf16; runs on the later AVX2-only VM train it in 32-bit (`flow precision`); "
         "`differnet` is the reference runs' own setting (run name `differnet_paper`, `OUT=logs/bank`) trained "
-        "again on that VM: the precision alone.",
+        "again on that VM: the precision alone; `differnet_stable`: the stabilisers "
+        "(`callbacks=stabilised model.lr_schedule=cosine`, `OUT=logs/stab`: an average of the flow's weights "
+        "and a learning rate decaying over the run's own length, so its row is a run of that length, not "
+        "a point of a longer one). Swing: the largest range of a run's last 4 test-curve points, worst "
+        "seed (dsn-report's measure); beside it the reference runs' over the same passes.",
         "",
         markdown_table(
             [
@@ -201,6 +212,8 @@ if args.ablations:
                 "image AUROC",
                 "reference runs, same seeds and passes (64 rotations)",
                 "change, paired by seed",
+                "swing, last 4 curve points (worst seed)",
+                "reference's swing, same seeds and passes",
             ],
             ablation_rows,
         ).rstrip(),

@@ -177,6 +177,9 @@ def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_
         curve=bank,
         precision="32-true",
     )
+    # a stabiliser run at the reference's length: its swing beside the reference's over the same passes
+    stable = [[8, 0.80], [16, 0.82], [24, 0.83], [192, 0.84]]
+    _write_run(tmp_path / "abl", "stable_s0", seed=0, auroc=0.84, epochs=192, model="differnet_stable", curve=stable)
     out = tmp_path / "README.md"
     subprocess.run(
         [
@@ -195,8 +198,12 @@ def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_
     )
     text = out.read_text()
     assert "**Last epoch, 192 passes: 79.0 ± 1.4** over 2 finished seed(s) (seed 0: 78.0, seed 1: 80.0)" in text
-    assert "| differnet_norot | 24 | 1 | bf16-mixed | 0, 1 | 85.5 ± 0.7 | 83.0 ± 1.4 | 2.5 ± 0.7 |" in text
-    assert "| differnet_bank64 | 32 | 64 | 32-true | 0 | 86.0 (1 seed) | — | — |" in text  # no reference point at 32
+    # swing columns: a run without 4 curve points (and a reference cut at 24 passes: 3 points) has none
+    assert "| differnet_norot | 24 | 1 | bf16-mixed | 0, 1 | 85.5 ± 0.7 | 83.0 ± 1.4 | 2.5 ± 0.7 | — | — |" in text
+    # no reference point at 32
+    assert "| differnet_bank64 | 32 | 64 | 32-true | 0 | 86.0 (1 seed) | — | — | 6.0 | — |" in text
+    # its own last 4 points 80..84; the reference of seed 0 over the same 192 passes 78..84
+    assert "| differnet_stable | 192 | 64 | bf16-mixed | 0 | 84.0 (1 seed) | 78.0 (1 seed) | 6.0 (1 seed) | 4.0 | 6.0 |" in text
     assert "| passes | differnet_bank64 (64 rotations), seeds 0 | reference, seeds 0 |" in text
     assert "| 24 | 85.0 | 84.0 |" in text and "| 32 | 86.0 | — |" in text
     assert "differnet_norot (1 rotations)" not in text  # a run without a curve beyond its end has no curve column
