@@ -45,6 +45,7 @@ def evaluate(cfg: DictConfig) -> dict:
             device=trainer.strategy.root_device,
             cache_dir=fc.dir,
             batch_images=fc.batch_images,
+            save_every_s=fc.save_every_s,
         )
         evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
         ok = False

@@ -93,7 +93,7 @@ def latency_rows(ckpt: Path, category: str, ts=(1, 4, 8, 16, 32, 64), repeats: i
     model = module.model
     test = MVTecDataset(ROOTS[category], category, "test", image_size=448)
     angles = fixed_angles(64).expand(len(test), 64)
-    feats = embed_stack(model, test.images, angles, device="cpu", batch_images=4, jitter=None)
+    feats = embed_stack(model, test.images, angles, device="cpu", batch_images=4, jitter=None, progress=None)
     rows = []
     for t in ts:
         sub = feats[:, :: 64 // t]  # the rotations k*360/t

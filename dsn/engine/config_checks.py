@@ -57,6 +57,7 @@ def check_data(cfg: DictConfig) -> None:
     _number(cfg, "data.search_fraction", 0.0, 1.0, low_open=True)
     _choice(cfg, "data.test_split", {"all", "search", "final"})
     _number(cfg, "feature_cache.max_gb", 0.0)
+    _number(cfg, "feature_cache.save_every_s", 0.0)
 
 
 def check_model(cfg: DictConfig) -> None:

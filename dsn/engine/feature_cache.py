@@ -4,7 +4,8 @@ The test views are deterministic, so caching them is exact. The training bank ho
 ``bank_views`` random rotations per image (seeded, each with its own seeded colour jitter when
 the model jitters); each step then samples ``train_views`` of them, instead of rendering fresh
 views through the backbone. Entries on disk are keyed by
-the image bytes, the angles and the backbone's weights and settings.
+the image bytes, the angles and the backbone's weights and settings; while one is computed, the
+images done so far are kept beside it every ``save_every_s`` seconds, so a killed run takes them up.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dsn.data.dataset import MVTecDataset
 from dsn.engine.detector_module import DetectorLightning
 from dsn.model.stack_features import embed_stack
 from dsn.model.views import JITTER_KNOBS
-from dsn.utils.tensor_cache import cached_tensor
+from dsn.utils.tensor_cache import PartialRows, cached_tensor
 
 
 def _key(module: DetectorLightning, images: torch.Tensor, angles: torch.Tensor, extra: str, jittered: bool) -> str:
@@ -49,24 +50,39 @@ def _serve_views(
     device,
     cache_dir: str | None,
     batch_images: int,
+    save_every_s: float,
     jitter: torch.Tensor | None,
 ) -> None:
     """Features of ``angles`` [N, V] (colour factors ``jitter`` [N, V, 3]) of every image of
     ``dataset``, from the cache or computed once; the dataset then serves these vectors instead
     of its images."""
     key = _key(module, dataset.images, angles, extra, jittered=jitter is not None)  # seed: in extra
+    file = None if cache_dir is None else Path(cache_dir) / f"{name}-{key}.pt"
 
     def compute() -> torch.Tensor:
+        progress = None if file is None else PartialRows(file, save_every_s)
         return embed_stack(
-            module.model, dataset.images, angles, device=device, batch_images=batch_images, jitter=jitter
+            module.model,
+            dataset.images,
+            angles,
+            device=device,
+            batch_images=batch_images,
+            jitter=jitter,
+            progress=progress,
         )
 
-    feats = compute() if cache_dir is None else cached_tensor(Path(cache_dir) / f"{name}-{key}.pt", compute)
+    feats = compute() if file is None else cached_tensor(file, compute)
     dataset.use_features(feats)
 
 
 def cache_test_features(
-    module: DetectorLightning, test_set: MVTecDataset, *, device, cache_dir: str | None, batch_images: int
+    module: DetectorLightning,
+    test_set: MVTecDataset,
+    *,
+    device,
+    cache_dir: str | None,
+    batch_images: int,
+    save_every_s: float,
 ) -> None:
     """The T fixed test views of every test image, computed once (exact: the views are fixed)."""
     angles = module.test_angles(torch.arange(len(test_set)))
@@ -79,6 +95,7 @@ def cache_test_features(
         device=device,
         cache_dir=cache_dir,
         batch_images=batch_images,
+        save_every_s=save_every_s,
         jitter=None,  # test views are never jittered
     )
 
@@ -92,6 +109,7 @@ def cache_train_features(
     device,
     cache_dir: str | None,
     batch_images: int,
+    save_every_s: float,
 ) -> None:
     """``bank_views`` seeded random views of every training image (the module's ``bank_angles``
     and ``bank_jitter``), computed once."""
@@ -106,5 +124,6 @@ def cache_train_features(
         device=device,
         cache_dir=cache_dir,
         batch_images=batch_images,
+        save_every_s=save_every_s,
         jitter=jitter,
     )

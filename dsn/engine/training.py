@@ -77,8 +77,16 @@ def prepare_features(cfg: DictConfig, module, datamodule, device: torch.device) 
             device=device,
             cache_dir=fc.dir,
             batch_images=fc.batch_images,
+            save_every_s=fc.save_every_s,
         )
-    cache_test_features(module, datamodule.test_set, device=device, cache_dir=fc.dir, batch_images=fc.batch_images)
+    cache_test_features(
+        module,
+        datamodule.test_set,
+        device=device,
+        cache_dir=fc.dir,
+        batch_images=fc.batch_images,
+        save_every_s=fc.save_every_s,
+    )
     evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
 
 
@@ -128,7 +136,9 @@ def set_decision_threshold(module, held_out, trainer, device, fc, cfg) -> dict:
     """Threshold from the held-out good images, stored in the module and its last checkpoint."""
     if held_out is None:
         return {}
-    cache_test_features(module, held_out, device=device, cache_dir=fc.dir, batch_images=fc.batch_images)
+    cache_test_features(
+        module, held_out, device=device, cache_dir=fc.dir, batch_images=fc.batch_images, save_every_s=fc.save_every_s
+    )
     module.eval()
     with torch.no_grad():
         scores = module.model.to(device).score_features(held_out.features.to(device)).float().cpu()

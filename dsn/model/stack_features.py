@@ -7,10 +7,22 @@ stored vectors, and the backbone never sees the same view twice in a run.
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 import torch
 
 from dsn.model.embedder import ViewEmbedder
+
+
+class Progress(Protocol):
+    """Where a long embedding keeps the images it has done (``dsn.utils.tensor_cache.PartialRows``
+    on disk), so that a killed run takes them up again instead of computing them anew."""
+
+    def load(self) -> torch.Tensor | None: ...
+
+    def due(self) -> bool: ...
+
+    def save(self, rows: torch.Tensor) -> None: ...
 
 
 @torch.no_grad()
@@ -22,19 +34,30 @@ def embed_stack(
     device: torch.device | str,
     batch_images: int,
     jitter: torch.Tensor | None,
+    progress: Progress | None,
     log_every_s: float = 30.0,
 ) -> torch.Tensor:
     """images uint8 [N, 3, S, S], angles [N, V] (and colour factors [N, V, 3] or None) -> float32
-    features [N, V, F] on the CPU."""
-    if images.shape[0] != angles.shape[0]:
-        raise ValueError(f"{images.shape[0]} images but angles for {angles.shape[0]}")
+    features [N, V, F] on the CPU. With ``progress``, the features of the first images stored by
+    an interrupted call are taken as they are, and the features so far are stored when it is due."""
+    n, v = angles.shape
+    if images.shape[0] != n:
+        raise ValueError(f"{images.shape[0]} images but angles for {n}")
     model.features.to(device)
-    out, last = [], time.monotonic()
-    for start in range(0, images.shape[0], batch_images):
+    done = None if progress is None else progress.load()
+    if done is not None and not (done.ndim == 3 and done.shape[0] <= n and done.shape[1] == v):
+        done = None  # not this stack's rows: start over
+    out, last = [] if done is None else [done], time.monotonic()
+    if done is not None:
+        print(f"  features: {done.shape[0]}/{n} images kept from an interrupted run", flush=True)
+    for start in range(0 if done is None else done.shape[0], n, batch_images):
         imgs = images[start : start + batch_images].to(device, non_blocking=True)
         jit = None if jitter is None else jitter[start : start + batch_images]  # moved where the views are
         out.append(model.embed(imgs, angles[start : start + batch_images].to(device), jit).float().cpu())
         if time.monotonic() - last > log_every_s:
-            print(f"  features: {start + len(imgs)}/{images.shape[0]} images", flush=True)
+            print(f"  features: {start + len(imgs)}/{n} images", flush=True)
             last = time.monotonic()
+        if progress is not None and start + len(imgs) < n and progress.due():
+            out = [torch.cat(out)]
+            progress.save(out[0])
     return torch.cat(out)
