@@ -3,7 +3,7 @@
 # the CPU has native bf16): the runs of PLAN below one after another (each uses every core), then
 # pixel AUROC of each run's gradient maps (dsn-eval on its checkpoint, PIXEL_ROTATIONS rotations,
 # default 8), then the report. Re-running skips finished runs and resumes an interrupted one from
-# its last checkpoint.
+# its last checkpoint (one killed while caching features keeps the images done, feature_cache.save_every_s).
 # The pixel step is slow on magnetic_tile (gradient maps of all 583 test images: about 9 min per
 # run here); stopping and re-running the script picks it up where it stopped.
 #
