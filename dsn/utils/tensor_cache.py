@@ -64,8 +64,8 @@ class PartialRows:
 
     :meth:`load` gives what an interrupted run stored (None: nothing, or unreadable, which is
     deleted); :meth:`save` stores the rows so far when :meth:`due`, that is at most every
-    ``every_s`` seconds (writing a 150 MB bank takes a fraction of a second). A folder that cannot
-    be written gives one warning and no more saves: the run goes on.
+    ``every_s`` seconds (each save rewrites all rows so far, so not after every batch). A folder
+    that cannot be written gives one warning and no more saves: the run goes on.
     """
 
     def __init__(self, file: Path, every_s: float):
