@@ -30,28 +30,39 @@ SETTINGS = "data.cache_dir / feature_cache.dir"
 
 
 def cached_tensor(file: Path, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
-    if file.is_file():
-        try:
-            value = torch.load(file, map_location="cpu", weights_only=True)
-            _touch(file)
-            return value
-        except Exception:
-            file.unlink(missing_ok=True)
+    value = _load(file)
+    if value is not None:
+        _touch(file)
+        return value
     value = compute()
-    try:
-        write_atomic(file, lambda tmp: torch.save(value, tmp))
+    if _store(file, value):
         partial_file(file).unlink(missing_ok=True)
-    except (OSError, RuntimeError) as err:  # torch reports a failed write as RuntimeError
-        _warn_unwritable(file, err)
     return value
 
 
-def _warn_unwritable(file: Path, err: Exception) -> None:
-    warnings.warn(
-        f"cache folder {file.parent} cannot be written ({str(err).splitlines()[0][:120]}): going on "
-        f"without the disk cache; set {SETTINGS} to a writable folder, or null",
-        stacklevel=3,
-    )
+def _load(file: Path) -> torch.Tensor | None:
+    """The tensor in ``file``; None when there is none, or when it is unreadable (then deleted)."""
+    if not file.is_file():
+        return None
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception:
+        file.unlink(missing_ok=True)
+        return None
+
+
+def _store(file: Path, value: torch.Tensor) -> bool:
+    """Write ``value`` to ``file`` atomically; a folder that cannot be written warns and gives False."""
+    try:
+        write_atomic(file, lambda tmp: torch.save(value, tmp))
+        return True
+    except (OSError, RuntimeError) as err:  # torch reports a failed write as RuntimeError
+        warnings.warn(
+            f"cache folder {file.parent} cannot be written ({str(err).splitlines()[0][:120]}): going on "
+            f"without the disk cache; set {SETTINGS} to a writable folder, or null",
+            stacklevel=3,
+        )
+        return False
 
 
 def partial_file(file: Path) -> Path:
@@ -75,23 +86,13 @@ class PartialRows:
         self.writable = True
 
     def load(self) -> torch.Tensor | None:
-        if not self.file.is_file():
-            return None
-        try:
-            return torch.load(self.file, map_location="cpu", weights_only=True)
-        except Exception:
-            self.file.unlink(missing_ok=True)
-            return None
+        return _load(self.file)
 
     def due(self) -> bool:
         return self.writable and time.monotonic() - self.last >= self.every_s
 
     def save(self, rows: torch.Tensor) -> None:
-        try:
-            write_atomic(self.file, lambda tmp: torch.save(rows, tmp))
-        except (OSError, RuntimeError) as err:
-            self.writable = False
-            _warn_unwritable(self.file, err)
+        self.writable = _store(self.file, rows)
         self.last = time.monotonic()
 
 
