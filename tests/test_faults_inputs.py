@@ -169,3 +169,47 @@ def test_7_the_cache_is_capped_least_recently_used_first(tmp_path, toy_root):
     cached_tensor(cache / "e3.pt", lambda: torch.zeros(10))
     cache_main(["--dir", str(cache), "--clear"])
     assert not list(cache.glob("*.pt"))
+
+
+class _CountingEmbedder(torch.nn.Module):
+    """Stands in for a detector in ``embed_stack``: the feature of an image's view is its first
+    pixel plus the angle, and it counts the images it embeds."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = torch.nn.Identity()
+        self.embedded = 0
+
+    def embed(self, imgs, angles, jitter):
+        self.embedded += len(imgs)
+        return (imgs[:, :1, 0, 0].float() + angles).unsqueeze(-1)
+
+
+@pytest.mark.parametrize("kept", ["damaged", "other_views", "first_3"])
+def test_7_a_partial_bank_is_taken_only_when_it_fits(tmp_path, kept):
+    """The rows an interrupted embedding kept (``<entry>.partial.pt``) are taken as they are only
+    when they are this stack's first images; damaged rows are deleted and rows of another stack
+    (another view count) are ignored: either way every image is embedded anew, nothing fails."""
+    from dsn.model.stack_features import embed_stack
+    from dsn.utils.tensor_cache import PartialRows, partial_file
+
+    images = torch.arange(8, dtype=torch.uint8).view(8, 1, 1, 1).expand(8, 3, 2, 2).contiguous()
+    angles = torch.arange(16, dtype=torch.float32).view(8, 2)
+    exact = images[:, 0, 0, 0].float().unsqueeze(1).add(angles).unsqueeze(-1)
+    entry = tmp_path / "train-features-x.pt"
+    stored = {"damaged": None, "other_views": torch.zeros(3, 5, 1), "first_3": exact[:3] + 1000.0}[kept]
+    if stored is None:
+        partial_file(entry).write_bytes(b"damaged")
+    else:
+        torch.save(stored, partial_file(entry))
+
+    model = _CountingEmbedder()
+    progress = PartialRows(entry, every_s=float("inf"))
+    out = embed_stack(model, images, angles, device="cpu", batch_images=2, jitter=None, progress=progress)
+
+    if kept == "first_3":
+        assert torch.equal(out[:3], exact[:3] + 1000.0) and torch.equal(out[3:], exact[3:])
+        assert model.embedded == 5
+    else:
+        assert torch.equal(out, exact) and model.embedded == 8
+    assert partial_file(entry).exists() == (kept != "damaged")  # a damaged one is deleted, not trusted
