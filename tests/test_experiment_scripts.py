@@ -86,6 +86,33 @@ def test_the_pixel_pass_takes_each_finished_runs_category_from_its_metrics(tmp_p
     assert (results / "full_3scale_small_bottle_192p_s0" / "curve.png").is_file()
 
 
+def test_train_args_reach_every_run_after_the_run_names_own_overrides(tmp_path):
+    """TRAIN_ARGS (e.g. a sparser test-set curve for the long 64-view runs) is added to each run's
+    dsn-train command, after the run name's overrides so that it wins; without it the command is
+    the run name's alone."""
+    import os
+
+    calls = tmp_path / "calls.txt"
+    stub = tmp_path / "python"  # records the dsn commands instead of training
+    stub.write_text(f'#!/bin/bash\nif [[ $1 == -c ]]; then exec {sys.executable} "$@"; fi\necho "$@" >> {calls}\n')
+    stub.chmod(0o755)
+    extra = "trainer.check_val_every_n_epoch=48 +callbacks.model_checkpoint.save_on_train_epoch_end=true"
+    for train_args in (extra, ""):
+        env = {"PATH": os.environ["PATH"], "OUT": str(tmp_path / "out"), "RESULTS": str(tmp_path / "results")}
+        env |= {"PYTHON": str(stub), "DSN_SHARED": "/shared", "PIXEL_ROTATIONS": "0", "TRAIN_ARGS": train_args}
+        env |= {"PLAN": "differnet_bank64 magnetic_tile_differnet 192 0\ndiffernet_paper bottle 24 1"}
+        calls.unlink(missing_ok=True)
+        subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=True)
+        trains = [line.split() for line in calls.read_text().splitlines() if "dsn.train" in line]
+        assert len(trains) == 2
+        for args in trains:
+            assert args.index("trainer=cpu_fast") < len(args) - 2
+            if train_args:
+                assert args[-2:] == extra.split(), args
+            else:
+                assert not set(extra.split()) & set(args), args
+
+
 def test_the_small_flow_runs_change_only_the_flow_size(tmp_path):
     paper, small = (compose("train", overrides_of(n), tmp_path / n) for n in ("full_3scale", "full_3scale_small"))
     assert (paper.model.n_features, paper.model.n_scales, paper.model.n_blocks, paper.model.hidden) == (512, 3, 8, 2048)
