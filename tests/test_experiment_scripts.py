@@ -26,6 +26,16 @@ def overrides_of(name: str) -> list[str]:
     return out.stdout.split()
 
 
+def recording_python(tmp_path):
+    """A stand-in for the venv's python: runs the script's `-c` snippets for real and records the
+    dsn commands (one line each in the returned file) instead of running them."""
+    calls = tmp_path / "calls.txt"
+    stub = tmp_path / "python"
+    stub.write_text(f'#!/bin/bash\nif [[ $1 == -c ]]; then exec {sys.executable} "$@"; fi\necho "$@" >> {calls}\n')
+    stub.chmod(0o755)
+    return stub, calls
+
+
 def test_the_script_lists_the_tables_runs():
     assert {"differnet_paper", "full_3scale", "full_3scale_small", "knn_full_3scale", "patchcore"} <= set(NAMES)
 
@@ -64,10 +74,7 @@ def test_the_pixel_pass_takes_each_finished_runs_category_from_its_metrics(tmp_p
             (run / "figures" / "curve.png").write_text("")
         if finished:
             (run / "metrics.json").write_text(json.dumps({"category": category}))
-    calls = tmp_path / "calls.txt"
-    stub = tmp_path / "python"  # runs `-c` snippets for real and records the dsn commands
-    stub.write_text(f'#!/bin/bash\nif [[ $1 == -c ]]; then exec {sys.executable} "$@"; fi\necho "$@" >> {calls}\n')
-    stub.chmod(0o755)
+    stub, calls = recording_python(tmp_path)
     env = {"PATH": os.environ["PATH"], "PLAN": " ", "OUT": str(out), "RESULTS": str(tmp_path / "results")}
     env |= {"PYTHON": str(stub), "DSN_SHARED": "/shared", "PIXEL_ROTATIONS": "8"}
     # exit status 0 (it used to end on a failed test when the last run had no pixel result)
@@ -92,10 +99,7 @@ def test_train_args_reach_every_run_after_the_run_names_own_overrides(tmp_path):
     the run name's alone."""
     import os
 
-    calls = tmp_path / "calls.txt"
-    stub = tmp_path / "python"  # records the dsn commands instead of training
-    stub.write_text(f'#!/bin/bash\nif [[ $1 == -c ]]; then exec {sys.executable} "$@"; fi\necho "$@" >> {calls}\n')
-    stub.chmod(0o755)
+    stub, calls = recording_python(tmp_path)
     extra = "trainer.check_val_every_n_epoch=48 +callbacks.model_checkpoint.save_on_train_epoch_end=true"
     for train_args in (extra, ""):
         env = {"PATH": os.environ["PATH"], "OUT": str(tmp_path / "out"), "RESULTS": str(tmp_path / "results")}
