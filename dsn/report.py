@@ -61,17 +61,23 @@ def head_of(m: dict) -> str:
     return f"{'kNN' if kind == 'knn' else 'patch'} bank {m.get('bank_rows', 0):,}"
 
 
+META_EPOCH = 8  # passes between test-curve points in the reference and dsn's default (check_val_every_n_epoch)
+
+
 def swing(runs: list[dict], points: int = 4) -> str:
     """The largest range (max - min, AUROC points) of a run's last ``points`` test-curve points,
     worst seed: how much a score read near the end of training depends on the epoch it is read
-    at. "—" when a run has fewer points (a one-pass baseline, a short run)."""
+    at. Only points one meta-epoch apart measure that: a run with a sparser curve (a point every 48
+    passes, to save the curve's scoring time) has no swing, and the row says how many of its seeds
+    have one. "—" when none has (a one-pass baseline, a short run)."""
     ranges = []
     for m in runs:
-        tail = [100 * a for _, a in sorted(m.get("curve_test_auroc", []))[-points:]]
-        if len(tail) < points:
-            return "—"
-        ranges.append(max(tail) - min(tail))
-    return f"{max(ranges):.1f}"
+        tail = sorted(m.get("curve_test_auroc", []))[-points:]
+        if len(tail) == points and all(b[0] - a[0] == META_EPOCH for a, b in zip(tail, tail[1:])):
+            ranges.append(100 * (max(a for _, a in tail) - min(a for _, a in tail)))
+    if not ranges:
+        return "—"
+    return f"{max(ranges):.1f}" + (f" ({len(ranges)} of {len(runs)} seeds)" if len(ranges) < len(runs) else "")
 
 
 def _of_seeds(values: list[float], seeds: int) -> str:

@@ -190,7 +190,7 @@ def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_
             seed=s,
             auroc=a,
             epochs=192,
-            curve=[[8, 0.81], [16, 0.83], [24, c], [192, a]],
+            curve=[[8, 0.81], [16, 0.83], [24, c], [168, 0.81], [176, 0.83], [184, 0.84], [192, a]],
         )
         for s, a, c in [(0, 0.78, 0.84), (1, 0.80, 0.82)]
     ]
@@ -209,7 +209,7 @@ def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_
         precision="32-true",
     )
     # a stabiliser run at the reference's length: its swing beside the reference's over the same passes
-    stable = [[8, 0.80], [16, 0.82], [24, 0.83], [192, 0.84]]
+    stable = [[8, 0.79], [168, 0.80], [176, 0.82], [184, 0.83], [192, 0.84]]
     _write_run(tmp_path / "abl", "stable_s0", seed=0, auroc=0.84, epochs=192, model="differnet_stable", curve=stable)
     out = tmp_path / "README.md"
     subprocess.run(

@@ -103,6 +103,15 @@ def test_swing_needs_four_curve_points(tmp_path):
     assert row["swing_last_4"] == "—"
 
 
+def test_a_sparse_curve_has_no_swing_and_the_row_says_how_many_seeds_have_one(tmp_path):
+    """A run scored on the test set only every 48 passes (TRAIN_ARGS of the long 64-view runs): its
+    last 4 points span 144 passes, not the 4 meta-epochs the swing is about, so it is left out."""
+    fake_run(tmp_path / "0", 0, 0.90, [[48, 0.80], [96, 0.95], [144, 0.85], [192, 0.90]])
+    fake_run(tmp_path / "1", 1, 0.94, [[8, 0.10], [168, 0.95], [176, 0.94], [184, 0.93], [192, 0.94]])
+    (row,) = summarise(collect([str(tmp_path)]))
+    assert row["swing_last_4"] == "2.0 (1 of 2 seeds)"
+
+
 def test_a_pixel_evaluation_copied_beside_a_run_joins_it_and_old_per_image_pooling_is_labelled(tmp_path):
     """experiments/cpu_tables.sh copies a later dsn-eval's metrics beside the run as
     pixel_metrics.json; it belongs to that run even when it evaluated a rerun's checkpoint."""
