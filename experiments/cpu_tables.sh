@@ -86,6 +86,8 @@ model_args() {
     # the same-feature baselines (one pass; give them 1 as the pass count): kNN on each flow's input, the patch bank
     knn) echo "model=knn model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn" ;;
     knn_alexnet) echo "model=knn_alexnet model.weights=$SHARED/weights/alexnet_features_imagenet.pth task_name=knn_alexnet" ;;
+    # kNN on DifferNet's features from the 64-view bank: does the flow's gain from the larger bank belong to the bank?
+    knn_alexnet_bank64) echo "$(model_args knn_alexnet) model.name=knn_alexnet_bank64 task_name=knn_alexnet_bank64" ;;
     knn_full_1scale) echo "model=knn_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_1scale" ;;
     knn_full_1scale_T8) echo "$(model_args knn_full_1scale) model.test_views=8 model.name=knn_full_1scale_T8 task_name=knn_full_1scale_T8" ;;
     knn_full_3scale) echo "model=knn_full_3scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_3scale" ;;

@@ -2,7 +2,9 @@
 AUROC of the last epoch, mean ± std over seeds, from the runs' metrics.json.
 
 Flows count at the paper's schedule only (``--passes``, default 192; shorter runs are a different
-model); baselines have one pass. Runs without rotations (`_norot`) are another protocol and stay out.
+model); baselines have one pass. Runs without rotations (`_norot`) are another protocol and stay out;
+so do runs on a 64-view training bank (`_bank64`: the bank is a factor of its own, in
+experiments/results/mt_reference/; the tap table compares taps on the CPU tables' 16-view bank).
 
 .venv/bin/python experiments/tap_table.py experiments/results/cpu_tables/runs \
     experiments/results/cpu_bottle/differsqueezenet_192pass_s0 experiments/results/same_features/runs \
@@ -37,7 +39,11 @@ def cell(ms: list[dict]) -> str:
 
 def table(runs: list[dict], passes: int) -> str:
     keep = [
-        m for m in runs if "_norot" not in m["model"] and (m.get("detector", "flow") != "flow" or m["epochs"] == passes)
+        m
+        for m in runs
+        if "_norot" not in m["model"]
+        and "_bank64" not in m["model"]
+        and (m.get("detector", "flow") != "flow" or m["epochs"] == passes)
     ]
     categories = sorted({m["category"] for m in keep})
     heads = sorted({head_class(m) for m in keep}, key=lambda h: (not h.endswith("(paper)"), h))

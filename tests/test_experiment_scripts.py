@@ -159,6 +159,7 @@ def test_tap_table_puts_each_run_in_its_tap_data_and_head_cell():
         run("squeezenet_full_3scale_small", 0.97, blocks=5, hidden=391),
         run("knn_full_3scale", 0.95, detector="knn", epochs=1),
         run("knn_full_3scale_norot", 0.50, detector="knn", epochs=1),  # another protocol: left out
+        run("knn_full_3scale_bank64", 0.30, detector="knn", epochs=1),  # the training-bank factor: left out
         run("knn_full_1scale_T8", 0.99, detector="knn", epochs=1, scales=1, views=8),
     ]
     text = tap_table.table(runs, passes=192)
