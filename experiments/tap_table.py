@@ -19,6 +19,7 @@ from dsn.report import collect, features_of
 from dsn.utils.tables import markdown_table, mean_std
 
 PAPER_FLOW = (8, 2048)  # coupling blocks, hidden width
+LEFT_OUT = ("_norot", "_bank64")  # run-name markers of the protocols the docstring keeps out
 
 
 def head_class(m: dict) -> str:
@@ -41,8 +42,7 @@ def table(runs: list[dict], passes: int) -> str:
     keep = [
         m
         for m in runs
-        if "_norot" not in m["model"]
-        and "_bank64" not in m["model"]
+        if not any(marker in m["model"] for marker in LEFT_OUT)
         and (m.get("detector", "flow") != "flow" or m["epochs"] == passes)
     ]
     categories = sorted({m["category"] for m in keep})
