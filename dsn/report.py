@@ -77,12 +77,18 @@ def swing(runs: list[dict], points: int = 4) -> str:
             ranges.append(100 * (max(a for _, a in tail) - min(a for _, a in tail)))
     if not ranges:
         return "—"
-    return f"{max(ranges):.1f}" + (f" ({len(ranges)} of {len(runs)} seeds)" if len(ranges) < len(runs) else "")
+    return f"{max(ranges):.1f}" + (_some_seeds(len(ranges), len(runs)) if len(ranges) < len(runs) else "")
+
+
+def _some_seeds(have: int, seeds: int) -> str:
+    """The note on a figure that only ``have`` of a row's ``seeds`` runs have."""
+    return f" ({have} of {seeds} seeds)"
 
 
 def _of_seeds(values: list[float], seeds: int) -> str:
-    """mean ± std of a measurement that only some of a row's seeds have, saying how many."""
-    return mean_std(values) + (f" ({len(values)} of {seeds} seeds)" if 1 < len(values) < seeds else "")
+    """mean ± std of a measurement that only some of a row's seeds have, saying how many (a mean of
+    one value already says "1 run")."""
+    return mean_std(values) + (_some_seeds(len(values), seeds) if 1 < len(values) < seeds else "")
 
 
 def summarise(runs: list[dict]) -> list[dict]:
