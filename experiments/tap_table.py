@@ -3,8 +3,10 @@ AUROC of the last epoch, mean ± std over seeds, from the runs' metrics.json.
 
 Flows count at the paper's schedule only (``--passes``, default 192; shorter runs are a different
 model); baselines have one pass. Runs without rotations (`_norot`) are another protocol and stay out;
-so do runs on a 64-view training bank (`_bank64`: the bank is a factor of its own, in
-experiments/results/mt_reference/; the tap table compares taps on the CPU tables' 16-view bank).
+so do runs on a 64-view training bank (`_bank64`) and any run whose recorded `bank_views` is not 16
+(None: fresh views every step): the bank is a factor of its own, in experiments/results/mt_reference/;
+the tap table compares taps on the CPU tables' 16-view bank. Runs older than the `bank_views` record
+count as 16 unless their name carries the marker.
 
 .venv/bin/python experiments/tap_table.py experiments/results/cpu_tables/runs \
     experiments/results/cpu_bottle/differsqueezenet_192pass_s0 experiments/results/same_features/runs \
@@ -20,6 +22,7 @@ from dsn.utils.tables import markdown_table, mean_std
 
 PAPER_FLOW = (8, 2048)  # coupling blocks, hidden width
 LEFT_OUT = ("_norot", "_bank64")  # run-name markers of the protocols the docstring keeps out
+TABLE_BANK = 16  # training views per image of the CPU tables' bank
 
 
 def head_class(m: dict) -> str:
@@ -43,6 +46,7 @@ def table(runs: list[dict], passes: int) -> str:
         m
         for m in runs
         if not any(marker in m["model"] for marker in LEFT_OUT)
+        and m.get("bank_views", TABLE_BANK) == TABLE_BANK
         and (m.get("detector", "flow") != "flow" or m["epochs"] == passes)
     ]
     categories = sorted({m["category"] for m in keep})

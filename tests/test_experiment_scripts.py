@@ -137,8 +137,8 @@ def _tap_table_module():
 def test_tap_table_puts_each_run_in_its_tap_data_and_head_cell():
     tap_table = _tap_table_module()
 
-    def run(model, auroc, *, detector="flow", epochs=192, blocks=8, hidden=2048, n=512, scales=3, views=64):
-        return {
+    def run(model, auroc, *, detector="flow", epochs=192, blocks=8, hidden=2048, n=512, scales=3, views=64, **bank):
+        return bank | {
             "model": model,
             "auroc": auroc,
             "detector": detector,
@@ -160,12 +160,15 @@ def test_tap_table_puts_each_run_in_its_tap_data_and_head_cell():
         run("knn_full_3scale", 0.95, detector="knn", epochs=1),
         run("knn_full_3scale_norot", 0.50, detector="knn", epochs=1),  # another protocol: left out
         run("knn_full_3scale_bank64", 0.30, detector="knn", epochs=1),  # the training-bank factor: left out
+        run("knn_full_3scale", 0.20, detector="knn", epochs=1, bank_views=64),  # a 64-view bank by its record: left out
+        run("squeezenet_full_3scale", 0.20, bank_views=None),  # fresh views every step, recorded: left out
+        run("knn_full_3scale", 0.95, detector="knn", epochs=1, bank_views=16),  # the tables' own bank, recorded
         run("knn_full_1scale_T8", 0.99, detector="knn", epochs=1, scales=1, views=8),
     ]
     text = tap_table.table(runs, passes=192)
     lines = text.splitlines()
     assert lines[0] == "| features (tap) | data | flow 8 x 2048 (paper) | flow 5 x 391 | kNN |"
-    assert "| squeezenet1_1 512 x 3 | bottle | 92.0 ± 2.8 (2 seeds) | 97.0 (1 seed) | 95.0 (1 seed) |" in lines
+    assert "| squeezenet1_1 512 x 3 | bottle | 92.0 ± 2.8 (2 seeds) | 97.0 (1 seed) | 95.0 ± 0.0 (2 seeds) |" in lines
     assert "| squeezenet1_1 512 x 1 | bottle | — | — | 99.0 (1 seed, T=8) |" in lines
 
 
