@@ -65,6 +65,7 @@ def test_several_ranks_for_one_run_are_refused(tmp_path, overrides):
         ("knn_alexnet", "differnet"),
         ("knn_full_1scale", "squeezenet_full_1scale"),
         ("knn_full_3scale", "squeezenet_full_3scale"),
+        ("knn_lite0", "differlite0"),
     ],
 )
 def test_each_knn_baseline_sees_exactly_its_flows_input(tmp_path, baseline, flow):
@@ -90,8 +91,12 @@ def test_backbone_comparison_puts_the_baselines_beside_the_flows(tmp_path):
     cfg = compose("train", ["experiment=backbone_comparison", "model.weights=none"], tmp_path)
     models = cfg.hydra.sweeper.params.model.split(",")
     assert {"knn", "knn_alexnet", "patchcore"} <= set(models) and "differsqueezenet" in models
+    taps = {}
     for name in models:  # every listed preset composes
-        compose("train", ["experiment=backbone_comparison", f"model={name}"], tmp_path)
+        m = compose("train", ["experiment=backbone_comparison", f"model={name}"], tmp_path).model
+        if m.get("detector", "flow") in ("flow", "knn"):  # the patch bank has taps of its own
+            taps.setdefault(m.get("detector", "flow"), set()).add((m.backbone, m.n_features, m.n_scales))
+    assert taps["flow"] <= taps["knn"], "a flow without the kNN on its own features beside it"
 
 
 def test_tap_comparison_puts_each_tap_beside_its_knn_and_the_patch_bank(tmp_path):
