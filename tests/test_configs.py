@@ -94,8 +94,9 @@ def test_backbone_comparison_puts_the_baselines_beside_the_flows(tmp_path):
     taps = {}
     for name in models:  # every listed preset composes
         m = compose("train", ["experiment=backbone_comparison", f"model={name}"], tmp_path).model
-        if m.get("detector", "flow") in ("flow", "knn"):  # the patch bank has taps of its own
-            taps.setdefault(m.get("detector", "flow"), set()).add((m.backbone, m.n_features, m.n_scales))
+        kind = m.get("detector", "flow")
+        if kind in ("flow", "knn"):  # the patch bank has taps of its own
+            taps.setdefault(kind, set()).add((m.backbone, m.n_features, m.n_scales))
     assert taps["flow"] <= taps["knn"], "a flow without the kNN on its own features beside it"
 
 
