@@ -3,7 +3,7 @@ its runs (one per seed, finished or not), test-rotation evaluations of a finishe
 and the same-feature baselines on the same data.
 
 .venv/bin/python experiments/mt_reference_table.py logs/mt_ref/differnet_paper_magnetic_tile_differnet_192p_s* \
-    --evals logs/mt_ref_evals --baselines logs/baselines
+    --evals logs/mt_ref_evals --baselines logs/baselines --ablations logs/mt_ablation logs/tap/full_1scale_T8_*
 """
 
 import argparse
@@ -59,7 +59,12 @@ ap = argparse.ArgumentParser()
 ap.add_argument("runs", nargs="+")
 ap.add_argument("--evals", help="folder of dsn-eval runs of a finished checkpoint (test_views ablation)")
 ap.add_argument("--baselines", help="folder of same-feature baseline runs")
-ap.add_argument("--ablations", help="folder of one-factor DifferNet runs (seed 0), compared at equal passes")
+ap.add_argument(
+    "--ablations",
+    nargs="+",
+    help="folders (or single runs) of one-factor DifferNet runs, compared at equal passes: a run kept with "
+    "another table is named here rather than copied",
+)
 ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "mt_reference" / "README.md"))
 args = ap.parse_args()
 runs = sorted(Path(r) for r in args.runs)
@@ -148,7 +153,7 @@ if args.ablations:
     precisions: dict[tuple[str, int], set[str]] = {}
     # the longest run's curve of each (model, test rotations, seed): a factor that acts with training length
     ablation_curves: dict[tuple[str, int], dict[int, dict[int, float]]] = {}
-    for f in sorted(Path(args.ablations).rglob("metrics.json")):
+    for f in sorted(f for folder in args.ablations for f in Path(folder).rglob("metrics.json")):
         m = json.loads(f.read_text())
         if m["category"] == CATEGORY:
             groups.setdefault((m["model"], m["epochs"], m["test_views"]), {})[m["seed"]] = m

@@ -213,9 +213,13 @@ def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_
         curve=bank,
         precision="32-true",
     )
-    # a stabiliser run at the reference's length: its swing beside the reference's over the same passes
+    # a stabiliser run at the reference's length: its swing beside the reference's over the same passes;
+    # kept with another table's runs and named on its own after the ablation folder, not copied into it
     stable = [[8, 0.79], [168, 0.80], [176, 0.82], [184, 0.83], [192, 0.84]]
-    _write_run(tmp_path / "abl", "stable_s0", seed=0, auroc=0.84, epochs=192, model="differnet_stable", curve=stable)
+    stable_run = _write_run(
+        tmp_path / "other", "stable_s0", seed=0, auroc=0.84, epochs=192, model="differnet_stable", curve=stable
+    )
+    _write_run(tmp_path / "other", "knn_s0", seed=0, auroc=0.70, epochs=1, model="knn_differnet")  # not named
     out = tmp_path / "README.md"
     subprocess.run(
         [
@@ -224,6 +228,7 @@ def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_
             *map(str, refs),
             "--ablations",
             str(tmp_path / "abl"),
+            str(stable_run),
             "--out",
             str(out),
         ],
@@ -242,6 +247,7 @@ def test_magnetic_tile_table_pairs_each_ablation_seed_with_the_reference_run_of_
     stable_row = "| differnet_stable | 192 | 64 | bf16-mixed | 0 | 84.0 (1 seed) | 78.0 (1 seed) | 6.0 (1 seed) "
     stable_row += "| 4.0 | 6.0 |"
     assert stable_row in text
+    assert "knn_differnet" not in text  # a run beside the named one, in a folder not named, stays out
     assert "| passes | differnet_bank64 (64 rotations), seeds 0 | reference, seeds 0 |" in text
     assert "| 24 | 85.0 | 84.0 |" in text and "| 32 | 86.0 | — |" in text
     assert "differnet_norot (1 rotations)" not in text  # a run without a curve beyond its end has no curve column
