@@ -82,6 +82,8 @@ model_args() {
     differnet_norot) echo "$(model_args differnet_paper) model.train_rotations=false model.name=differnet_norot task_name=differnet_norot" ;;
     # the training bank's size (the reference renders a fresh random rotation every step; the CPU tables bank 16 per image)
     differnet_bank64) echo "$(model_args differnet_paper) model.name=differnet_bank64 task_name=differnet_bank64" ;;
+    # DifferSqueezeNet's own flow on the 64-view bank (does the bank lift it as it lifts DifferNet on Magnetic Tile?)
+    differsqueezenet_bank64) echo "$(model_args differsqueezenet_paper) model.name=differsqueezenet_bank64 task_name=differsqueezenet_bank64" ;;
     differnet_jitter) echo "$(model_args differnet_paper) model.brightness=0.1 model.contrast=0.1 model.saturation=0.1 model.name=differnet_jitter task_name=differnet_jitter" ;;
     # the same-feature baselines (one pass; give them 1 as the pass count): kNN on each flow's input, the patch bank
     knn) echo "model=knn model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn" ;;
