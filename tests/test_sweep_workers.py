@@ -47,6 +47,20 @@ def check_study(study: optuna.Study, n_trials: int) -> list:
     return trials
 
 
+def kill_mid_trial(victim, storage: str, number: int):
+    """SIGKILL ``victim`` only while its trial ``number`` is still RUNNING, and return the number;
+    None if the trial finished first (a fast machine ends a toy trial within a second: CI once
+    saw one COMPLETE after a fixed 1 s wait). The worker is frozen with SIGSTOP before the
+    check, so the trial cannot finish between the check and the kill."""
+    os.killpg(victim.pid, signal.SIGSTOP)
+    trial = optuna.load_study(study_name=STUDY, storage=storage).trials[number]
+    if trial.state == RUNNING:
+        os.killpg(victim.pid, signal.SIGKILL)
+        return number
+    os.killpg(victim.pid, signal.SIGCONT)  # it finished: wait for its next trial
+    return None
+
+
 def test_workers_share_a_postgres_study_and_survive_a_kill(tmp_path, pg_url, processes):
     """Two workers in parallel plus a third that is SIGKILLed mid-trial and started again."""
     root = make_tree(tmp_path / "data", n_train=30)
@@ -68,9 +82,7 @@ def test_workers_share_a_postgres_study_and_survive_a_kill(tmp_path, pg_url, pro
             running = []
         mine = [t for t in running if t.user_attrs.get("worker", "").endswith(f":{victim.pid}")]
         if mine:
-            time.sleep(1.0)  # mid-trial
-            os.killpg(victim.pid, signal.SIGKILL)
-            killed = mine[0].number
+            killed = kill_mid_trial(victim, storage, mine[0].number)
         time.sleep(0.2)
     assert killed is not None, f"the third worker never ran a trial:\n{Path(victim.log).read_text()[-3000:]}"
     victim.wait()
