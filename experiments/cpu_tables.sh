@@ -90,6 +90,8 @@ model_args() {
     knn_alexnet) echo "model=knn_alexnet model.weights=$SHARED/weights/alexnet_features_imagenet.pth task_name=knn_alexnet" ;;
     # kNN on DifferNet's features from the 64-view bank: does the flow's gain from the larger bank belong to the bank?
     knn_alexnet_bank64) echo "$(model_args knn_alexnet) model.name=knn_alexnet_bank64 task_name=knn_alexnet_bank64" ;;
+    # kNN on DifferSqueezeNet's features from the 64-view bank: the recommended preset's same-feature baseline
+    knn_bank64) echo "$(model_args knn) model.name=knn_bank64 task_name=knn_bank64" ;;
     knn_lite0) echo "model=knn_lite0 task_name=knn_lite0" ;;
     knn_full_1scale) echo "model=knn_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_1scale" ;;
     knn_full_1scale_T8) echo "$(model_args knn_full_1scale) model.test_views=8 model.name=knn_full_1scale_T8 task_name=knn_full_1scale_T8" ;;
