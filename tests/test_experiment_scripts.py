@@ -173,6 +173,20 @@ def test_tap_table_puts_each_run_in_its_tap_data_and_head_cell():
     assert "| squeezenet1_1 512 x 1 | bottle | — | — | 99.0 (1 seed, T=8) |" in lines
 
 
+def test_the_committed_tap_table_and_its_readme_copy_are_the_committed_runs_table():
+    """tap_table.md and the copy in same_features/README.md are edited by hand after each new run;
+    both must be what the script gives on the committed runs (the folders its Command line names)."""
+    tap_table = _tap_table_module()
+    results = REPO / "experiments" / "results"
+    folders = ["cpu_tables/runs", "cpu_bottle/differsqueezenet_192pass_s0", "same_features/runs", "mt_reference/runs"]
+    expected = tap_table.table(tap_table.collect([str(results / f) for f in folders]), passes=192).splitlines()
+    committed = (results / "same_features" / "tap_table.md").read_text().splitlines()
+    assert [line for line in committed if line.startswith("| ")] == expected
+    readme = (results / "same_features" / "README.md").read_text().splitlines()
+    start = readme.index(expected[0])
+    assert readme[start : start + len(expected)] == expected
+
+
 def _write_run(folder, name, *, seed, auroc, epochs, model="differnet", views=64, curve=None, precision="bf16-mixed"):
     import json
 
