@@ -18,6 +18,7 @@ import torch
 
 from dsn.deploy.scorer import Scorer
 from dsn.engine.checkpoints import load_module
+from dsn.utils.atomic import write_text_atomic
 
 
 def export(ckpt: str, out: str, views: int | None = None, opset: int = 18) -> dict:
@@ -46,7 +47,7 @@ def export(ckpt: str, out: str, views: int | None = None, opset: int = 18) -> di
         "model": module.hparams.name,
         "category": module.hparams.category,
     }
-    out_path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_text_atomic(out_path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
     return meta
 
 

@@ -8,12 +8,14 @@ gives at least one row, in the order given: an unreadable or oversized image, a 
 an image, a broken link, an empty folder or a pattern that matches nothing gets the verdict
 ``error`` and its reason, and the rest are still scored. Exit status 2 when any row is an error. The
 verdict needs a threshold stored at training time (``data.val_fraction > 0``); without one it is
-``no-threshold`` and only the scores are given.
+``no-threshold`` and only the scores are given. Rows are written to the CSV as each batch is
+scored, so a crash half-way keeps the rows already done.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import glob
 import hashlib
 import math
@@ -30,8 +32,6 @@ from dsn.engine.checkpoints import load_module
 from dsn.engine.threshold import normalize
 from dsn.model.views import fixed_angles
 from dsn.results.plots import heat_map_png
-from dsn.utils.atomic import write_text_atomic
-from dsn.utils.tables import csv_text
 from dsn.utils.verdict import verdict
 
 
@@ -78,6 +78,9 @@ def heatmap_name(path: str) -> str:
     return f"{p.parent.name}_{p.stem}_{digest}_heatmap.png"
 
 
+COLUMNS = ["path", "score", "normalized_score", "verdict", "error"]
+
+
 def error_row(path: str, error: str) -> dict:
     return {"path": path, "score": "", "normalized_score": "", "verdict": "error", "error": error}
 
@@ -103,41 +106,69 @@ def predict(
     angles = fixed_angles(t).to(dev)
     decision = module.stored_decision
     items = expand_inputs(inputs)
+    scoring = Scoring(model, size, t, angles, decision, heatmaps, max_pixels, dev)
     rows: list[dict] = []
-    for start in tqdm(range(0, len(items), batch), desc="scoring", unit="batch", disable=len(items) <= batch):
-        chunk = items[start : start + batch]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        for start in tqdm(range(0, len(items), batch), desc="scoring", unit="batch", disable=len(items) <= batch):
+            done = scoring.rows(items[start : start + batch])
+            writer.writerows(done)
+            f.flush()  # a crash later keeps these rows
+            rows += done
+    return rows
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How one checkpoint scores a batch of inputs into rows."""
+
+    model: torch.nn.Module
+    size: int
+    views: int
+    angles: torch.Tensor
+    decision: object
+    heatmaps: str | None
+    max_pixels: int
+    device: torch.device
+
+    def rows(self, chunk: list[Item]) -> list[dict]:
+        """The rows of one batch of inputs, in order."""
+        chunk = list(chunk)
         images: dict[int, torch.Tensor] = {}
         for i, item in enumerate(chunk):
             if not item.error:
                 try:
-                    images[i] = load_image(item.path, size, max_pixels)
+                    images[i] = load_image(item.path, self.size, self.max_pixels)
                 except ImageError as err:
                     chunk[i] = Item(item.path, str(err))
         scored = {}
         if images:
+            batch = torch.stack(list(images.values())).to(self.device)
             with torch.no_grad():
-                scores = model.score(torch.stack(list(images.values())).to(dev), angles.expand(len(images), t))
+                scores = self.model.score(batch, self.angles.expand(len(images), self.views))
             scored = dict(zip(images, scores.double().cpu()))
+        rows = []
         for i, item in enumerate(chunk):
             if i not in scored:
                 rows.append(error_row(item.path, item.error))
                 continue
             s = scored[i]
-            n = float(normalize(s.view(1), decision)[0])
+            n = float(normalize(s.view(1), self.decision)[0])
             rows.append(
                 {
                     "path": item.path,
                     "score": round(float(s), 6),
                     "normalized_score": "" if math.isnan(n) else round(n, 4),
-                    "verdict": verdict(float(s), decision.threshold),
+                    "verdict": verdict(float(s), self.decision.threshold),
                     "error": "",
                 }
             )
-            if heatmaps:
-                heat = model.anomaly_map(images[i], n_rotations=t)
-                heat_map_png(images[i], heat, Path(heatmaps) / heatmap_name(item.path))
-    write_text_atomic(out, csv_text(rows, ["path", "score", "normalized_score", "verdict", "error"]))
-    return rows
+            if self.heatmaps:
+                heat = self.model.anomaly_map(images[i], n_rotations=self.views)
+                heat_map_png(images[i], heat, Path(self.heatmaps) / heatmap_name(item.path))
+        return rows
 
 
 def main(argv: list[str] | None = None) -> None:

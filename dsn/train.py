@@ -12,6 +12,7 @@ from omegaconf import DictConfig, open_dict
 from dsn import CONF_DIR
 from dsn.engine.cli_errors import one_line_errors
 from dsn.engine.training import train
+from dsn.results.trial_result import write_trial_result
 
 __all__ = ["main", "objective", "train"]
 
@@ -34,6 +35,8 @@ def objective(cfg: DictConfig) -> float | list[float] | None:
         if any(v is None for v in per):
             return None
         values.append(sum(per) / len(per))
+    if cfg.get("trial") is not None:  # a sweep's trial: its result outlives a failed tell (dsn_sweeper)
+        write_trial_result(base, list(cfg.optimized_metrics), values)
     return values[0] if len(values) == 1 else values
 
 

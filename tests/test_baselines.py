@@ -216,7 +216,9 @@ def test_a_sweep_searches_the_baseline_too(tmp_path):
     cmd = [a for a in sweep_cmd(root, tmp_path / "logs") if a not in ("hparams_search=debug", "data.image_size=32")]
     cmd += ["hparams_search=knn_taps", "data.image_size=128", "hydra.sweeper.n_trials=3"]
     subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
-    study = optuna.load_study(study_name="debug_toy", storage=f"sqlite:///{tmp_path}/logs/debug/multiruns/debug_toy.db")
+    study = optuna.load_study(
+        study_name="knn_taps_knn_toy", storage=f"sqlite:///{tmp_path}/logs/debug/multiruns/knn_taps_knn_toy.db"
+    )
     done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(done) == 3 and all(0.0 <= t.value <= 1.0 for t in done)
     assert {"model.n_features", "model.n_scales", "model.k", "model.metric"} == set(done[0].params)

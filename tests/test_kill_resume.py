@@ -103,3 +103,35 @@ def test_a_killed_feature_bank_keeps_what_it_computed(tmp_path, processes):
     assert torch.equal(resumed[:n_kept], kept + 1000.0)
     torch.testing.assert_close(resumed[n_kept:], uninterrupted[n_kept:], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(kept, uninterrupted[:n_kept], rtol=1e-5, atol=1e-6)
+
+
+def test_two_kill_resume_cycles_leave_one_checkpoint_and_one_link(tmp_path, processes):
+    """Each resume of a paper-flow run used to keep the previous attempt's checkpoint (2.1 GB) and
+    add a ``last-vN.ckpt`` link; after any number of kills the run keeps its newest checkpoint and
+    one ``last.ckpt`` pointing at it."""
+    root = make_tree(tmp_path / "data", n_train=40)
+    run_dir = tmp_path / "run"
+    ckpts = run_dir / "checkpoints"
+    every_pass = ["callbacks.model_checkpoint.every_n_epochs=1"]
+    for cycle in range(2):
+        before = {p.resolve() for p in ckpts.glob("*.ckpt")}
+        proc = processes.start(command(root, run_dir, 40, every_pass))
+        deadline = time.monotonic() + 180
+        # kill once this attempt has written a checkpoint of its own
+        while proc.poll() is None and time.monotonic() < deadline:
+            now = {p.resolve() for p in ckpts.glob("epoch*.ckpt")}
+            if now - before:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"cycle {cycle}: the run ended before it could be killed"
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run(command(root, run_dir, 40, every_pass), cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 40 and metrics["fit_from_epoch"] > 0
+    files = sorted(p.name for p in ckpts.iterdir())
+    regular = [p for p in ckpts.iterdir() if not p.is_symlink()]
+    assert len(regular) == 1 and files == sorted(["last.ckpt", regular[0].name]), files
+    assert (ckpts / "last.ckpt").resolve() == regular[0].resolve()

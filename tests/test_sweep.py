@@ -14,7 +14,10 @@ COMPLETE = optuna.trial.TrialState.COMPLETE
 
 
 def study(logs):
-    return optuna.load_study(study_name="debug_toy", storage=f"sqlite:///{logs}/debug/multiruns/debug_toy.db")
+    return optuna.load_study(
+        study_name="debug_differsqueezenet_toy",
+        storage=f"sqlite:///{logs}/debug/multiruns/debug_differsqueezenet_toy.db",
+    )
 
 
 def test_three_trial_sweep(tmp_path):
@@ -23,7 +26,7 @@ def test_three_trial_sweep(tmp_path):
     s = study(tmp_path / "logs")
     assert len(s.get_trials(states=(COMPLETE,))) == 3
     assert all(0.0 <= t.value <= 1.0 and 8 <= t.params["model.hidden"] <= 32 for t in s.trials)
-    out = tmp_path / "logs" / "debug" / "multiruns" / "debug_toy"
+    out = tmp_path / "logs" / "debug" / "multiruns" / "debug_differsqueezenet_toy"
     assert (out / "optimization_results.csv").is_file() and (out / "all_trials.csv").is_file()
 
 
@@ -32,7 +35,7 @@ def test_killed_sweep_resumes_without_repeating_trials(tmp_path, processes):
     logs = tmp_path / "logs"
     cmd = sweep_cmd(root, logs, "trainer.max_epochs=30")
     proc = processes.start(cmd)
-    db, deadline = logs / "debug" / "multiruns" / "debug_toy.db", time.monotonic() + 180
+    db, deadline = logs / "debug" / "multiruns" / "debug_differsqueezenet_toy.db", time.monotonic() + 180
     first = None
     while time.monotonic() < deadline and proc.poll() is None:
         if db.exists():
@@ -71,7 +74,7 @@ def test_two_objectives_give_a_pareto_front(tmp_path):
         check=True,
         capture_output=True,
     )
-    out = tmp_path / "logs" / "debug" / "multiruns" / "debug_toy"
+    out = tmp_path / "logs" / "debug" / "multiruns" / "debug_differsqueezenet_toy"
     assert (out / "pareto_front.png").stat().st_size > 1000
     assert "Pareto front" in (out / "optimization_results.md").read_text()
     s = study(tmp_path / "logs")

@@ -8,6 +8,8 @@ import pytest
 from conftest import make_tree
 from wandb_files import read_run
 
+STUDY = "debug_differsqueezenet_toy"  # hparams_search=debug on differsqueezenet, category toy
+
 
 @pytest.fixture
 def in_process_multirun(monkeypatch):
@@ -41,8 +43,8 @@ def test_each_trial_is_its_own_wandb_run_and_the_sweep_has_a_summary(tmp_path, i
         f"paths.log_dir={logs}",
         "figures.enabled=false",
     )
-    sweep_dir = logs / "debug" / "multiruns" / "debug_toy"
-    study = optuna.load_study(study_name="debug_toy", storage=f"sqlite:///{sweep_dir}.db")
+    sweep_dir = logs / "debug" / "multiruns" / STUDY
+    study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{sweep_dir}.db")
     trials = study.get_trials()
     assert len(trials) == 3 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
 
@@ -52,7 +54,7 @@ def test_each_trial_is_its_own_wandb_run_and_the_sweep_has_a_summary(tmp_path, i
         run = read_run(run_dir)
         names.add(run.name)
         assert run.name.startswith(f"trial {t.number} toy:") and f"hidden={t.params['model.hidden']}" in run.name
-        assert run.group == "debug_toy" and run.exit_code == 0
+        assert run.group == STUDY and run.exit_code == 0
         assert run.config["model"]["hidden"] == t.params["model.hidden"]  # this trial's config, not another's
         assert run.config["model"]["lr"] == pytest.approx(t.params["model.lr"])
         assert run.history["test/auroc/toy"] == [pytest.approx(t.value)]  # one test, this trial's
@@ -61,7 +63,7 @@ def test_each_trial_is_its_own_wandb_run_and_the_sweep_has_a_summary(tmp_path, i
 
     (summary_dir,) = (sweep_dir / "wandb").glob("offline-run-*")
     summary = read_run(summary_dir)
-    assert summary.job_type == "sweep-summary" and summary.group == "debug_toy" and summary.exit_code == 0
+    assert summary.job_type == "sweep-summary" and summary.group == STUDY and summary.exit_code == 0
     assert summary.summary["n_trials"] == 3 and summary.summary["n_complete"] == 3
     table = json.loads((summary_dir / "files" / summary.summary["trials/path"]).read_text())
     col = table["columns"].index("objective_0")

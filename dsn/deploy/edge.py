@@ -1,18 +1,20 @@
 """Scoring with an exported ONNX model: onnxruntime, numpy and Pillow only (no torch), for
 edge devices. Pixels are read exactly as in training (:mod:`dsn.utils.image_files`).
 
-    python -m dsn.deploy.edge model.onnx image1.png image2.png [--max-pixels N]
+    python -m dsn.deploy.edge model.onnx image1.png image2.png [--max-pixels N] [--batch N]
 
 Prints one tab-separated line per image, in the order given: path, score, verdict; an image that
 cannot be used prints ``path, -, error, reason`` and the others are still scored (exit status 2).
+Images are read and scored ``--batch`` at a time and each line is printed as soon as its batch is
+done: memory does not grow with the number of inputs, and a crash keeps the lines already out.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,23 +39,27 @@ class EdgeScorer:
         """uint8 [B, S, S, 3] -> scores [B]."""
         return self.session.run(["scores"], {"images": np.ascontiguousarray(images.transpose(0, 3, 1, 2))})[0]
 
-    def score_files(self, paths: list[str | Path], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[float | ImageError]:
-        """A score per path, or the ImageError that says why that file cannot be scored."""
-        pixels: dict[int, np.ndarray] = {}
-        out: list[float | ImageError] = []
-        for i, p in enumerate(paths):
-            try:
-                pixels[i] = read_rgb(p, self.size, max_pixels)
-                out.append(math.nan)
-            except ImageError as err:
-                out.append(err)
-        if pixels:
-            for i, s in zip(pixels, self.score_arrays(np.stack(list(pixels.values())))):
-                out[i] = float(s)
-        return out
+    def score_stream(
+        self, paths: list[str | Path], max_pixels: int = DEFAULT_MAX_PIXELS, batch: int = 16
+    ) -> Iterator[float | ImageError]:
+        """A score per path, or the ImageError that says why that file cannot be scored, in order;
+        at most ``batch`` decoded images are held at a time."""
+        for start in range(0, len(paths), batch):
+            chunk = paths[start : start + batch]
+            pixels: dict[int, np.ndarray] = {}
+            out: dict[int, float | ImageError] = {}
+            for i, p in enumerate(chunk):
+                try:
+                    pixels[i] = read_rgb(p, self.size, max_pixels)
+                except ImageError as err:
+                    out[i] = err
+            if pixels:
+                for i, s in zip(pixels, self.score_arrays(np.stack(list(pixels.values())))):
+                    out[i] = float(s)
+            yield from (out[i] for i in range(len(chunk)))
 
-    def verdicts(self, scores: np.ndarray) -> list[str]:
-        return [verdict(float(s), self.threshold) for s in scores]
+    def score_files(self, paths: list[str | Path], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[float | ImageError]:
+        return list(self.score_stream(paths, max_pixels))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,14 +73,17 @@ def main(argv: list[str] | None = None) -> None:
         help="larger images are refused from their header, before decoding",
     )
     ap.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: its default)")
+    ap.add_argument("--batch", type=int, default=16, help="images read and scored at a time (bounds memory)")
     args = ap.parse_args(argv)
     scorer = EdgeScorer(args.model, args.threads)
-    results = scorer.score_files(args.images, args.max_pixels)
-    ok = [r for r in results if not isinstance(r, ImageError)]
-    verdicts = iter(scorer.verdicts(np.array(ok)))
-    for p, r in zip(args.images, results):
-        print(f"{p}\t-\terror\t{r}" if isinstance(r, ImageError) else f"{p}\t{r:.6f}\t{next(verdicts)}")
-    if len(ok) < len(results):
+    errors = 0
+    for p, r in zip(args.images, scorer.score_stream(args.images, args.max_pixels, max(1, args.batch))):
+        if isinstance(r, ImageError):
+            errors += 1
+            print(f"{p}\t-\terror\t{r}", flush=True)
+        else:
+            print(f"{p}\t{r:.6f}\t{verdict(r, scorer.threshold)}", flush=True)
+    if errors:
         sys.exit(2)
 
 

@@ -4,20 +4,25 @@ A user error is one whose message already names the file or setting and what to 
 setting, a busy or mismatched run directory, an unusable image, a missing folder, weights that
 cannot be fetched. In a single run it ends the command with ``error: <message>`` (exit status 1);
 inside a multirun it is raised as usual, so that only that job (trial) fails and the sweep goes on.
-Anything else is a bug and keeps its traceback.
+Infrastructure faults are told the same way: no room to write a file (a full disk, a quota, the
+file-size limit: :class:`~dsn.utils.atomic.DiskWriteError` or any ``OSError`` with that errno), a
+weights file that is not the backbone's. Anything else is a bug and keeps its traceback.
+``DSN_TRACEBACK=1`` keeps the traceback of every error.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
 from dsn.engine.config_checks import ConfigError
 from dsn.engine.run_dir import RunDirError
-from dsn.model.backbones import WeightsUnavailable
+from dsn.model.backbones import WeightsFileError, WeightsUnavailable
+from dsn.utils.atomic import NO_ROOM, DiskWriteError
 from dsn.utils.image_files import ImageError
 
-USER_ERRORS = (ConfigError, RunDirError, ImageError, FileNotFoundError, WeightsUnavailable)
+USER_ERRORS = (ConfigError, RunDirError, ImageError, FileNotFoundError, WeightsUnavailable, WeightsFileError)
 T = TypeVar("T")
 
 
@@ -27,7 +32,11 @@ def one_line_errors(run: Callable[..., T], *args) -> T:
 
     try:
         return run(*args)
-    except USER_ERRORS as err:
+    except Exception as err:
+        room = isinstance(err, DiskWriteError) or (isinstance(err, OSError) and err.errno in NO_ROOM)
+        if not (room or isinstance(err, USER_ERRORS)) or os.environ.get("DSN_TRACEBACK"):
+            raise
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
-        raise SystemExit(f"error: {err}") from None
+        message = str(err) if isinstance(err, DiskWriteError) or not room else f"{err.strerror}: {err.filename}"
+        raise SystemExit(f"error: {message}") from None

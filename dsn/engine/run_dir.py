@@ -29,6 +29,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dsn.engine.checkpoints import trained_epochs
+from dsn.utils.atomic import write_text_atomic
+from dsn.utils.secrets import redact
 
 LOCK_FILE = ".dsn.lock"
 # hyperparameters that may differ on a resume: where the backbone weights were read from (they
@@ -118,13 +120,15 @@ def check_same_model(ckpt_path: str | Path, cfg: DictConfig) -> None:
 
 
 def save_run_config(cfg: DictConfig, run_dir: str | Path) -> None:
-    """``<run_dir>/.hydra/config.yaml`` (and Hydra's own config and the overrides, when run by Hydra)."""
+    """``<run_dir>/.hydra/config.yaml`` (and Hydra's own config and the overrides, when run by
+    Hydra), each written atomically and with any password in a URL masked (a sweep's storage)."""
     from hydra.core.hydra_config import HydraConfig
 
     out = Path(run_dir) / ".hydra"
-    out.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, out / "config.yaml")
+    files = {"config.yaml": cfg}
     if HydraConfig.initialized():
         hydra_cfg = HydraConfig.get()
-        OmegaConf.save(OmegaConf.create({"hydra": hydra_cfg}), out / "hydra.yaml")
-        OmegaConf.save(hydra_cfg.overrides.task, out / "overrides.yaml")
+        files["hydra.yaml"] = OmegaConf.create({"hydra": hydra_cfg})
+        files["overrides.yaml"] = hydra_cfg.overrides.task
+    for name, node in files.items():
+        write_text_atomic(out / name, redact(OmegaConf.to_yaml(node)))

@@ -111,6 +111,15 @@ class WeightsUnavailable(RuntimeError):
     """ImageNet weights that could not be fetched; the message gives the offline fix."""
 
 
+class WeightsFileError(ValueError):
+    """A local weights file that is not the backbone's (damaged, another format or architecture)."""
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:200] if lines else ''}"
+
+
 def _download_imagenet(name: str, spec: BackboneSpec) -> dict:
     """The ImageNet weights, or an error that says what failed and the one-line fix."""
     try:
@@ -141,30 +150,30 @@ def _load_features_file(full: nn.Module, path: Path, name: str, tap: int, conver
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, truncated files, non-torch files
-        raise ValueError(
-            f"weights file {path} cannot be read as a tensor state dict ({err}); "
+        raise WeightsFileError(
+            f"weights file {path} cannot be read as a tensor state dict ({_first_line(err)}); "
             f"expected torchvision's '{name}' weights (setting model.weights)"
         ) from err
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"weights file {path} is not a state dict of tensors (setting model.weights)")
+        raise WeightsFileError(f"weights file {path} is not a state dict of tensors (setting model.weights)")
     state = convert(state)
     expected = full.state_dict()
     foreign = sorted(k for k in state if k not in expected)
     if foreign:
-        raise ValueError(
+        raise WeightsFileError(
             f"weights file {path} does not fit backbone '{name}': unexpected keys "
             f"{foreign[:5]}{' ...' if len(foreign) > 5 else ''} (setting model.weights)"
         )
     needed = [k for k in expected if k.startswith("features.") and int(k.split(".")[1]) < tap]
     missing = [k for k in needed if k not in state]
     if missing:
-        raise ValueError(
+        raise WeightsFileError(
             f"weights file {path} lacks {len(missing)} tensors backbone '{name}' needs, "
             f"e.g. {missing[:3]} (setting model.weights)"
         )
     for k in state:
         if state[k].shape != expected[k].shape:
-            raise ValueError(
+            raise WeightsFileError(
                 f"weights file {path}: tensor {k} has shape {tuple(state[k].shape)}, backbone "
                 f"'{name}' needs {tuple(expected[k].shape)} (setting model.weights)"
             )

@@ -2,15 +2,61 @@
 
 A kill leaves the old file or the new one, never half a file, and a reader (or another sweep
 worker writing the same summary) never sees a mix of two versions. Used for metrics, sweep
-summaries, predictions, cache entries and checkpoints. Imports no torch.
+summaries, saved configs, cache entries and checkpoints. Imports no torch.
+
+A write that fails for want of room (a full disk, a quota, the process's file-size limit) raises
+:class:`DiskWriteError`, whose message names the file, the size it needed and what to do: torch's
+own error for a full disk is ``[enforce fail at inline_container.cc:672] . unexpected pos``.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import resource
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+
+MB = 1024 * 1024
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class DiskWriteError(OSError):
+    """A file could not be written: no space left, or the file-size limit; the message says what to do."""
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def _mb(n: float) -> str:
+    return f"{n / MB:.1f} MB" if n >= MB / 10 else f"{n / 1024:.1f} kB"
+
+
+def write_failure(path: Path, written: int, err: BaseException, size_hint: int | None = None) -> DiskWriteError | None:
+    """The :class:`DiskWriteError` behind ``err`` (raised while writing ``path``, ``written`` bytes
+    in), or None when the failure was not about room."""
+    if not isinstance(err, (OSError, RuntimeError)):
+        return None
+    code = getattr(err, "errno", None)
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if code == errno.EFBIG or (limit != resource.RLIM_INFINITY and written >= limit - 64 * 1024):
+        return DiskWriteError(
+            errno.EFBIG,
+            f"file size limit: writing {path} stopped at {_mb(written)}; this process may write files of at "
+            f"most {_mb(limit)} (ulimit -f): raise the limit (it needs {_mb(size_hint or written)} or more)",
+        )
+    folder = next((p for p in [path.parent, *path.parents] if p.exists()), Path("/"))
+    free = shutil.disk_usage(folder).free
+    if code in (errno.ENOSPC, errno.EDQUOT) or free < MB:
+        need = f"about {_mb(size_hint)}" if size_hint else f"more than {_mb(written)}"
+        return DiskWriteError(
+            errno.ENOSPC,
+            f"no space left on device: writing {path} needs {need}, {_mb(free)} free in {folder}: "
+            f"free space there, or point the run at another disk (hydra.run.dir=..., paths.log_dir=...)",
+        )
+    return None
 
 
 def temporary_path(path: Path) -> Path:
@@ -18,14 +64,22 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
-def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """``write(tmp)`` then rename ``tmp`` to ``path``; the temporary file never outlives a failure."""
+def write_atomic(path: str | Path, write: Callable[[Path], object], size_hint: int | None = None) -> Path:
+    """``write(tmp)`` then rename ``tmp`` to ``path``; the temporary file never outlives a failure.
+    ``size_hint``: the bytes the file will take, for the message when the disk is full."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
     try:
         write(tmp)
         os.replace(tmp, path)
+    except Exception as err:
+        written = tmp.stat().st_size if tmp.exists() else 0
+        tmp.unlink(missing_ok=True)  # its room counts as free in the message
+        failure = write_failure(path, written, err, size_hint)
+        if failure is None:
+            raise
+        raise failure from err
     finally:
         try:
             tmp.unlink(missing_ok=True)

@@ -18,7 +18,12 @@ any moment (:mod:`.study` has the storage, heartbeats and sampler):
   rest of the budget is running elsewhere, since any of those may still fail;
 - each trial runs in ``<sweep dir>/<trial number>``, gets ``trial=<number>`` (W&B names the run
   after it), and records its worker and folder as user attributes;
-- a trial finished or failed by another worker in the meantime is left as it is.
+- a trial finished or failed by another worker in the meantime is left as it is;
+- the study's storage may go away and come back (a database restart): every storage call is
+  retried for ``storage_retry_s`` (:mod:`.outages`), and a trial whose result could not be told
+  is counted from its ``objective.json`` by the next worker that looks (:mod:`.reconcile`);
+- a study is one experiment (:mod:`.identity`): a worker of another one stops with one line;
+- passwords in ``storage`` are written nowhere (logs, summaries, saved configs show ``***``).
 
 Search space (``params``), one entry per config key:
     model.hidden: {type: int, low: 128, high: 4096, log: true}
@@ -45,7 +50,11 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from dsn.utils.secrets import redact
 from hydra_plugins.dsn_sweeper.heartbeat import Heartbeats
+from hydra_plugins.dsn_sweeper.identity import study_identity
+from hydra_plugins.dsn_sweeper.outages import MAX_BACKOFF_S, Outages
+from hydra_plugins.dsn_sweeper.reconcile import reconcile
 from hydra_plugins.dsn_sweeper.study import open_storage, open_study, storage_url
 from hydra_plugins.dsn_sweeper.summary import write_summary
 
@@ -85,6 +94,20 @@ def check_launcher(config: DictConfig) -> None:
         )
 
 
+def hide_passwords(config: DictConfig) -> None:
+    """Mask the storage URL's password in the config the launcher saves and the trials receive
+    (the sweeper keeps the real URL; trials never open the storage)."""
+    from omegaconf import open_dict
+
+    with open_dict(config):
+        if config.hydra.sweeper.get("storage"):
+            config.hydra.sweeper.storage = redact(str(config.hydra.sweeper.storage))
+        overrides = config.hydra.overrides
+        for group in ("hydra", "task"):
+            if overrides.get(group) is not None:
+                overrides[group] = [redact(str(o)) for o in overrides[group]]
+
+
 class DsnOptunaSweeper(Sweeper):
     def __init__(
         self,
@@ -97,6 +120,7 @@ class DsnOptunaSweeper(Sweeper):
         params: dict,
         heartbeat_interval: int,
         grace_period: int,
+        storage_retry_s: float,
     ):
         self.study_name = study_name
         self.storage = storage
@@ -114,10 +138,13 @@ class DsnOptunaSweeper(Sweeper):
             )
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
+        self.storage_retry_s = storage_retry_s
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         check_launcher(config)
+        self.identity = study_identity(config, self.params, self.seed, self.directions)
+        hide_passwords(config)  # before the launcher saves the config (multirun.yaml, each trial's .hydra/)
         self.config = config
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
@@ -127,15 +154,30 @@ class DsnOptunaSweeper(Sweeper):
     def sweep(self, arguments: list[str]) -> Any:
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         self.storage_url = storage_url(self.storage, self.sweep_dir.parent / f"{self.study_name}.db")
-        self.rdb = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period)
-        study = open_study(self.study_name, self.rdb, self.seed, self.directions)
+        self.outages = Outages(self.storage_url, self.storage_retry_s)
+        try:
+            return self._sweep(arguments)
+        except Exception as err:
+            # StorageUnreachable, StudyMismatch: one line, no traceback (Hydra passes SystemExit).
+            # Tested by attribute, not class: Hydra's plugin scan may import these modules twice.
+            if getattr(err, "one_line", False) and not os.environ.get("DSN_TRACEBACK"):
+                raise SystemExit(f"error: {err}") from None
+            raise
+
+    def _sweep(self, arguments: list[str]) -> Any:
+        self.rdb = open_storage(self.storage_url, self.heartbeat_interval, self.grace_period, self.outages)
+        study = open_study(self.study_name, self.rdb, self.seed, self.directions, self.identity)
         log.info(
-            f"worker {self.worker} joined study '{self.study_name}' in {self.storage_url}: "
+            f"worker {self.worker} joined study '{self.study_name}' in {redact(self.storage_url)}: "
             f"{len(study.get_trials(deepcopy=False))} trials stored"
         )
         failed_in_a_row, waiting = 0, False
         while True:
-            optuna.storages.fail_stale_trials(study)  # only trials whose worker stopped beating
+            reconcile(study, self.grace_period)  # results that were never told, lost asks
+            if time.monotonic() - self.outages.recovered_at > self.heartbeat_interval + MAX_BACKOFF_S + 2:
+                # only trials whose worker stopped beating; right after an outage, live workers
+                # get time to beat again first (nobody could beat while the storage was down)
+                optuna.storages.fail_stale_trials(study)
             n_complete, n_running = (len(study.get_trials(deepcopy=False, states=(s,))) for s in (COMPLETE, RUNNING))
             if n_complete >= self.n_trials:
                 break
@@ -204,7 +246,10 @@ class DsnOptunaSweeper(Sweeper):
             log.warning(f"trial {trial.number} returned {value!r} for directions {self.directions}: FAILED")
             study.tell(trial, state=FAIL, skip_if_finished=True)
             return False
-        frozen = study.tell(trial, [float(v) for v in values], skip_if_finished=True)
+        try:
+            frozen = study.tell(trial, [float(v) for v in values], skip_if_finished=True)
+        except optuna.exceptions.UpdateFinishedTrialError:  # a tell whose answer was lost in an outage, or reconciled
+            frozen = study.get_trials(deepcopy=False)[trial.number]
         if frozen.state != COMPLETE:
             log.warning(
                 f"trial {trial.number} finished, but another worker had already marked it {frozen.state.name} "

@@ -7,6 +7,9 @@
 - Liveness: the storage records a heartbeat per running trial; a trial whose heartbeat is older
   than ``grace_period`` belonged to a dead worker and is failed by whichever worker sees it first.
   A live worker's trial is never failed.
+- Outages: every storage call rides out a lost server for ``storage_retry_s`` (:mod:`.outages`).
+- Identity: a study stores what defines its trials and refuses workers of another experiment
+  (:mod:`.identity`).
 - Sampling: each trial's values depend only on the study seed, the trial number and the
   parameter name, so workers that start together draw different points and a study is
   reproducible whatever the number or timing of its workers.
@@ -21,6 +24,10 @@ import time
 from pathlib import Path
 
 import optuna
+
+from dsn.utils.secrets import redact
+from hydra_plugins.dsn_sweeper.identity import ATTR, HASH_ATTR, check_identity, identity_hash
+from hydra_plugins.dsn_sweeper.outages import Outages, RetryingRDBStorage
 
 log = logging.getLogger(__name__)
 
@@ -54,36 +61,50 @@ def storage_url(storage: str | None, default_sqlite: Path) -> str:
     return storage
 
 
-def open_storage(url: str, heartbeat_interval: int, grace_period: int, attempts: int = 5) -> optuna.storages.RDBStorage:
-    """An RDB storage with heartbeats. Workers started together may race to create the tables of
-    a new database; the loser retries after a short random wait."""
+def open_storage(url: str, heartbeat_interval: int, grace_period: int, outages: Outages, attempts: int = 5):
+    """An RDB storage with heartbeats whose calls ride out outages. Workers started together may
+    race to create the tables of a new database; the loser retries after a short random wait."""
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     for attempt in range(attempts):
         try:
-            return optuna.storages.RDBStorage(
-                url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval, grace_period=grace_period
+            return RetryingRDBStorage(
+                url,
+                outages,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
             )
-        except Exception as err:  # table creation raced with another worker, or the server is starting
-            if attempt == attempts - 1:
-                raise RuntimeError(f"cannot open the study storage {url} (hydra.sweeper.storage): {err}") from err
-            log.warning(f"opening {url} failed ({type(err).__name__}); retrying")
+        except Exception as err:  # table creation raced with another worker
+            if attempt == attempts - 1 or getattr(err, "one_line", False):
+                raise
+            log.warning(f"opening {redact(url)} failed ({type(err).__name__}); retrying")
             time.sleep(0.5 + random.random() * 2)
     raise AssertionError("unreachable")
 
 
-def open_study(name: str, storage: optuna.storages.RDBStorage, seed: int, directions: list[str]) -> optuna.Study:
-    """Create the study or join it (several workers may create it at the same moment)."""
+def open_study(
+    name: str, storage: optuna.storages.RDBStorage, seed: int, directions: list[str], identity: dict[str, str]
+) -> optuna.Study:
+    """Create the study or join it (several workers may create it at the same moment); a study
+    created for another experiment raises :class:`~.identity.StudyMismatch`."""
     for attempt in range(5):
         try:
-            return optuna.create_study(
+            study = optuna.create_study(
                 study_name=name,
                 storage=storage,
                 sampler=TrialSeededRandomSampler(seed),
                 directions=directions,
                 load_if_exists=True,
             )
+            break
         except optuna.exceptions.DuplicatedStudyError:
             if attempt == 4:
                 raise
             time.sleep(0.2 + random.random())
-    raise AssertionError("unreachable")
+    stored = study.user_attrs.get(ATTR)
+    if stored is None:  # new (or made before dsn stored identities): this worker's experiment defines it
+        study.set_user_attr(ATTR, identity)
+        study.set_user_attr(HASH_ATTR, identity_hash(identity))
+        stored = study.user_attrs.get(ATTR)  # re-read: a worker of another experiment may have raced this one
+    check_identity(name, stored, identity)
+    return study

@@ -13,6 +13,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from dsn.utils.atomic import write_atomic, write_text_atomic
+from dsn.utils.secrets import redact
 from dsn.utils.tables import csv_text, markdown_table
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ def plots(study: optuna.Study, n_objectives: int):
 def write_summary(study: optuna.Study, sweep_dir: Path, storage_url: str, config: DictConfig) -> None:
     """Files in ``sweep_dir`` and, when ``config.logger`` has W&B, a W&B summary run."""
     import matplotlib.pyplot as plt
+
+    storage_url = redact(storage_url)
 
     rows = trial_rows(study)
     n_obj = len(study.directions)
