@@ -8,7 +8,7 @@ DATA ?= ../shared/data/mvtec_ad
 CATEGORY ?= bottle
 WEIGHTS ?= ../shared/weights/squeezenet1_1_imagenet.pth
 
-.PHONY: help install test lint format train sweep clean
+.PHONY: help install system-deps test lint format train sweep clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,13 @@ install:  ## create .venv and install dsn with everything it needs (torch first)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install $(TORCH)
 	$(BIN)/pip install -e '.[dev]'
+
+# what the suite's real-service tests start: a single-node SLURM with accounting (tests/slurm_cluster.py)
+SYSTEM_DEPS := slurm-wlm slurmdbd munge mariadb-server
+
+system-deps:  ## Debian packages the suite's SLURM tests need (as root; CI runs it)
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_DEPS)
 
 test:  ## the test suite (its measured time: README, "Test")
 	$(BIN)/python -m pytest -q

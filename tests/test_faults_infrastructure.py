@@ -56,11 +56,18 @@ def weights_files(folder):
 
 
 def test_a_bad_weights_file_is_one_line_naming_it(tmp_path, root):
-    for kind, path in weights_files(tmp_path / "weights").items():
-        line = one_line_error(dsn_train(root, tmp_path / kind, f"model.weights={path}"))
-        assert f"weights file {path}" in line and "model.weights" in line, (kind, line)
-    env = {**os.environ, "DSN_TRACEBACK": "1"}  # on request, the whole story
-    out = dsn_train(root, tmp_path / "tb", f"model.weights={tmp_path / 'weights' / 'garbage.pth'}", env=env)
+    from dsn.model.backbones import WeightsFileError, build_backbone
+
+    files = weights_files(tmp_path / "weights")
+    for kind, path in files.items():  # each kind is refused with a message naming the file and the setting
+        with pytest.raises(WeightsFileError, match=rf"weights file {path}.*model\.weights") as err:
+            build_backbone("squeezenet1_1", 128, str(path))
+        assert "\n" not in str(err.value), kind
+    # and the command says it in one line (a traceback on request)
+    line = one_line_error(dsn_train(root, tmp_path / "run", f"model.weights={files['truncated']}"))
+    assert f"weights file {files['truncated']}" in line and "model.weights" in line, line
+    env = {**os.environ, "DSN_TRACEBACK": "1"}
+    out = dsn_train(root, tmp_path / "tb", f"model.weights={files['garbage']}", env=env)
     assert out.returncode != 0 and "Traceback" in out.stderr
 
 

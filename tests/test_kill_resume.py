@@ -135,3 +135,28 @@ def test_two_kill_resume_cycles_leave_one_checkpoint_and_one_link(tmp_path, proc
     regular = [p for p in ckpts.iterdir() if not p.is_symlink()]
     assert len(regular) == 1 and files == sorted(["last.ckpt", regular[0].name]), files
     assert (ckpts / "last.ckpt").resolve() == regular[0].resolve()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR2], ids=["SIGTERM", "SIGUSR2"])
+def test_sigterm_saves_a_checkpoint_says_so_and_exits_non_zero(tmp_path, processes, sig):
+    """What SLURM sends on scancel, preemption and the time limit (SIGUSR2: submitit's warning
+    before it): Lightning used to end such a run with status 0 (or ignore SIGUSR2) and keep
+    nothing since the last meta-epoch."""
+    root = make_tree(tmp_path / "data", n_train=40)
+    run_dir = tmp_path / "run"
+    # no checkpoint in the first passes but the signal's; the bar shows the pass reached
+    every_8 = ["callbacks.model_checkpoint.every_n_epochs=8", "trainer.enable_progress_bar=true"]
+    proc = processes.start(command(root, run_dir, 60, every_8))
+    deadline = time.monotonic() + 180
+    while proc.poll() is None and time.monotonic() < deadline and "Epoch 3" not in proc.log.read_text():
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=120) == 143
+    (said,) = [ln for ln in proc.log.read_text().splitlines() if ln.startswith("error: ")]  # (the bar redraws after it)
+    assert said.startswith(f"error: stopped by {sig.name} after ") and "the same command" in said, said
+    (saved,) = (run_dir / "checkpoints").glob("interrupted-*.ckpt")
+    assert (run_dir / "checkpoints" / "last.ckpt").resolve() == saved.resolve()
+    done = subprocess.run(command(root, run_dir, 60, every_8), cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 60 and metrics["fit_from_epoch"] >= 3  # resumed from the signal's checkpoint

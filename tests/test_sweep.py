@@ -79,3 +79,27 @@ def test_two_objectives_give_a_pareto_front(tmp_path):
     assert "Pareto front" in (out / "optimization_results.md").read_text()
     s = study(tmp_path / "logs")
     assert all(len(t.values) == 2 and t.values[1] > 0 for t in s.get_trials(states=(COMPLETE,)))
+
+
+def test_a_worker_stopped_outside_training_hands_its_trial_on(tmp_path, processes):
+    """SIGTERM while a trial caches its features (or starts, or between trials): the worker exits
+    143 at once and its trial waits, RUNNING, to be resumed with the same number and values by the
+    next worker (it used to die silently and leave the trial to the stale check, or to nobody)."""
+    root = make_tree(tmp_path / "data", n_train=40)
+    logs, cache = tmp_path / "logs", tmp_path / "cache"
+    bank = [f"feature_cache.dir={cache}", "feature_cache.bank_views=64", "feature_cache.batch_images=1"]
+    cmd = sweep_cmd(root, logs, *bank, "feature_cache.save_every_s=0", "hydra.sweeper.n_trials=2")
+    worker = processes.start(cmd)
+    deadline = time.monotonic() + 120
+    while not list(cache.glob("train-features-*.partial.pt")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.send_signal(signal.SIGTERM)  # to the worker alone, as SLURM's signal to a task's processes
+    assert worker.wait(timeout=60) == 143, worker.log.read_text()[-3000:]
+    said = [ln for ln in worker.log.read_text().splitlines() if ln.startswith("error: ")]
+    assert said and "outside training" in said[-1], said
+    (held,) = study(logs).get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    assert held.user_attrs["requeue"] and "outside training" in held.user_attrs["interruptions"][0]
+    assert processes.start(cmd).wait(timeout=300) == 0
+    trials = study(logs).get_trials()
+    assert [(t.number, t.state) for t in trials] == [(0, COMPLETE), (1, COMPLETE)]  # resumed, not redrawn
+    assert trials[held.number].params == held.params

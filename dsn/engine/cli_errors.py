@@ -13,10 +13,12 @@ weights file that is not the backbone's. Anything else is a bug and keeps its tr
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
 from dsn.engine.config_checks import ConfigError
+from dsn.engine.interruption import EXIT_STATUS, Interrupted
 from dsn.engine.run_dir import RunDirError
 from dsn.model.backbones import WeightsFileError, WeightsUnavailable
 from dsn.utils.atomic import NO_ROOM, DiskWriteError
@@ -34,9 +36,12 @@ def one_line_errors(run: Callable[..., T], *args) -> T:
         return run(*args)
     except Exception as err:
         room = isinstance(err, DiskWriteError) or (isinstance(err, OSError) and err.errno in NO_ROOM)
-        if not (room or isinstance(err, USER_ERRORS)) or os.environ.get("DSN_TRACEBACK"):
+        if not (room or isinstance(err, (*USER_ERRORS, Interrupted))) or os.environ.get("DSN_TRACEBACK"):
             raise
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
+        if isinstance(err, Interrupted):  # a scheduler reads the status: not a success
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(EXIT_STATUS) from None
         message = str(err) if isinstance(err, DiskWriteError) or not room else f"{err.strerror}: {err.filename}"
         raise SystemExit(f"error: {message}") from None

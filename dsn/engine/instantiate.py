@@ -19,6 +19,7 @@ from dsn import CONF_DIR
 from dsn.data import MVTecDataModule
 from dsn.engine.checkpoints import StreamingCheckpointIO
 from dsn.engine.detector_module import DetectorLightning
+from dsn.engine.interruption import SaveOnSignal
 from dsn.engine.lightning_module import DifferLightning
 from dsn.engine.loggers import wandb_identity
 from dsn.engine.precision import resolve_precision
@@ -69,6 +70,7 @@ def model_preset(name: str, **overrides) -> dict:
 def build_trainer(cfg: DictConfig) -> L.Trainer:
     # entries without a _target_ are leftovers of presets that switched a group off (callbacks: null)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
+    callbacks.append(SaveOnSignal(cfg.paths.output_dir))  # every run, sweep trials too: a SIGTERM keeps the work
     loggers = [
         instantiate(lg, **(wandb_identity(cfg) if key == "wandb" else {}))
         for key, lg in (cfg.get("logger") or {}).items()

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from dsn.engine.checkpoints import save_final_checkpoint, trained_epochs
 from dsn.engine.config_checks import check_train_config
 from dsn.engine.feature_cache import cache_test_features, cache_train_features
 from dsn.engine.instantiate import build_datamodule, build_module, build_trainer, last_checkpoint
+from dsn.engine.interruption import SaveOnSignal, stopped_by_signal
 from dsn.engine.loggers import finish_loggers, log_config
 from dsn.engine.run_dir import check_same_model, resume_checkpoint, run_dir_lock, save_run_config
 from dsn.engine.score_and_report import score_and_report
@@ -45,6 +47,9 @@ def train(cfg: DictConfig) -> dict:
         try:
             metrics = fit_and_test(cfg, trainer, module, datamodule, ckpt, start, peaks)
             ok = True
+        except SIGTERMException:  # Lightning's way out of a SIGTERM: a success unless told otherwise
+            on_signal = next(c for c in trainer.callbacks if isinstance(c, SaveOnSignal))
+            raise stopped_by_signal(trainer, on_signal, cfg.paths.output_dir) from None
         finally:
             finish_loggers(trainer, ok)
     return metrics

@@ -37,8 +37,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
 import socket
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -51,11 +51,14 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from dsn.utils.secrets import redact
+from hydra_plugins.dsn_sweeper.guards import TrialsFailing, check_launcher, hide_passwords
 from hydra_plugins.dsn_sweeper.heartbeat import Heartbeats
 from hydra_plugins.dsn_sweeper.identity import study_identity
+from hydra_plugins.dsn_sweeper.launchers import last_line
 from hydra_plugins.dsn_sweeper.outages import MAX_BACKOFF_S, Outages
 from hydra_plugins.dsn_sweeper.reconcile import reconcile
-from hydra_plugins.dsn_sweeper.study import open_storage, open_study, storage_url
+from hydra_plugins.dsn_sweeper.retries import WorkerSignalled, claim, requeue, requeue_stale, stop_on_sigterm
+from hydra_plugins.dsn_sweeper.study import open_storage, open_study, storage_url, suggest
 from hydra_plugins.dsn_sweeper.summary import write_summary
 
 log = logging.getLogger(__name__)
@@ -65,47 +68,6 @@ COMPLETE, RUNNING, FAIL = (
     optuna.trial.TrialState.RUNNING,
     optuna.trial.TrialState.FAIL,
 )
-
-
-def suggest(trial: optuna.Trial, params: dict[str, dict]) -> dict[str, Any]:
-    out = {}
-    for key, spec in params.items():
-        kind = spec.get("type")
-        if kind == "int":
-            out[key] = trial.suggest_int(key, spec["low"], spec["high"], log=bool(spec.get("log", False)))
-        elif kind == "float":
-            out[key] = trial.suggest_float(key, spec["low"], spec["high"], log=bool(spec.get("log", False)))
-        elif kind == "categorical":
-            out[key] = trial.suggest_categorical(key, list(spec["choices"]))
-        else:
-            raise ValueError(f"hydra.sweeper.params.{key}: type must be int, float or categorical, got {kind!r}")
-    return out
-
-
-def check_launcher(config: DictConfig) -> None:
-    """Refuse a SLURM launcher where SLURM is absent, in one line, before the study is touched
-    (SystemExit passes Hydra's error reporting without a traceback)."""
-    target = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
-    if "Slurm" in target and shutil.which("sbatch") is None:
-        raise SystemExit(
-            "error: hydra/launcher=slurm needs SLURM, but there is no 'sbatch' on this machine's PATH: "
-            "run the command on a SLURM login node, or use hydra/launcher=local (processes on this "
-            "machine) or the default launcher"
-        )
-
-
-def hide_passwords(config: DictConfig) -> None:
-    """Mask the storage URL's password in the config the launcher saves and the trials receive
-    (the sweeper keeps the real URL; trials never open the storage)."""
-    from omegaconf import open_dict
-
-    with open_dict(config):
-        if config.hydra.sweeper.get("storage"):
-            config.hydra.sweeper.storage = redact(str(config.hydra.sweeper.storage))
-        overrides = config.hydra.overrides
-        for group in ("hydra", "task"):
-            if overrides.get(group) is not None:
-                overrides[group] = [redact(str(o)) for o in overrides[group]]
 
 
 class DsnOptunaSweeper(Sweeper):
@@ -121,6 +83,8 @@ class DsnOptunaSweeper(Sweeper):
         heartbeat_interval: int,
         grace_period: int,
         storage_retry_s: float,
+        max_wait_s: float,
+        max_retries: int,
     ):
         self.study_name = study_name
         self.storage = storage
@@ -139,6 +103,8 @@ class DsnOptunaSweeper(Sweeper):
         self.heartbeat_interval = heartbeat_interval
         self.grace_period = grace_period
         self.storage_retry_s = storage_retry_s
+        self.max_wait_s = max_wait_s
+        self.max_retries = max_retries
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
@@ -150,13 +116,19 @@ class DsnOptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
         self.sweep_dir = Path(config.hydra.sweep.dir)
+        self.in_process = type(self.launcher).__name__ == "BasicLauncher"  # trials run inside this worker
 
     def sweep(self, arguments: list[str]) -> Any:
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         self.storage_url = storage_url(self.storage, self.sweep_dir.parent / f"{self.study_name}.db")
         self.outages = Outages(self.storage_url, self.storage_retry_s)
+        if self.in_process:
+            stop_on_sigterm()
         try:
             return self._sweep(arguments)
+        except WorkerSignalled as err:  # between trials: a running trial, if any, was handed on
+            print(f"error: worker {self.worker} {err}", file=sys.stderr, flush=True)
+            raise SystemExit(143) from None
         except Exception as err:
             # StorageUnreachable, StudyMismatch: one line, no traceback (Hydra passes SystemExit).
             # Tested by attribute, not class: Hydra's plugin scan may import these modules twice.
@@ -171,35 +143,54 @@ class DsnOptunaSweeper(Sweeper):
             f"worker {self.worker} joined study '{self.study_name}' in {redact(self.storage_url)}: "
             f"{len(study.get_trials(deepcopy=False))} trials stored"
         )
-        failed_in_a_row, waiting = 0, False
+        failed_in_a_row, waiting_since = 0, None
         while True:
             reconcile(study, self.grace_period)  # results that were never told, lost asks
             if time.monotonic() - self.outages.recovered_at > self.heartbeat_interval + MAX_BACKOFF_S + 2:
-                # only trials whose worker stopped beating; right after an outage, live workers
-                # get time to beat again first (nobody could beat while the storage was down)
-                optuna.storages.fail_stale_trials(study)
+                # trials whose worker stopped beating are resumed; right after an outage, live
+                # workers get time to beat again first (nobody could beat while the storage was down)
+                requeue_stale(study, self.max_retries)
             n_complete, n_running = (len(study.get_trials(deepcopy=False, states=(s,))) for s in (COMPLETE, RUNNING))
             if n_complete >= self.n_trials:
                 break
-            room = self.n_trials - n_complete - n_running
-            if room <= 0:
-                if not waiting:
-                    log.info(f"{n_running} trial(s) of the budget running elsewhere: waiting in case one fails")
-                waiting = True
-                time.sleep(min(self.heartbeat_interval, WAIT_POLL_S))
-                continue
-            waiting = False
-            batch = self._ask(study, min(self.n_jobs, room))
-            if not batch:
-                continue
-            with Heartbeats(self.rdb, [t for t, _ in batch]):
-                results = self._launch(arguments, batch)
+            resumed = claim(study, self.worker)  # an interrupted trial first: same number, values and folder
+            if resumed is not None:
+                batch = [(resumed, suggest(resumed, self.params))]
+            else:
+                room = self.n_trials - n_complete - n_running
+                if room <= 0:
+                    if waiting_since is None:
+                        waiting_since = time.monotonic()
+                        log.info(
+                            f"{n_running} trial(s) of the budget running elsewhere: waiting up to "
+                            f"{self.max_wait_s:.0f} s in case one fails (hydra.sweeper.max_wait_s)"
+                        )
+                    elif time.monotonic() - waiting_since > self.max_wait_s:  # free this job's allocation
+                        log.info(
+                            f"worker {self.worker} ends: the rest of the budget ({n_running} trial(s)) is running "
+                            f"elsewhere; if one fails, a running worker or the same command again takes its place"
+                        )
+                        return study
+                    time.sleep(min(self.heartbeat_interval, WAIT_POLL_S))
+                    continue
+                waiting_since = None
+                batch = self._ask(study, min(self.n_jobs, room))
+                if not batch:
+                    continue
+            try:
+                with Heartbeats(self.rdb, [t for t, _ in batch]):
+                    results = self._launch(arguments, batch)
+            except WorkerSignalled as err:  # outside the trials' own code: hand them on, then stop
+                for trial, _ in batch:
+                    requeue(study, trial._trial_id, str(err), self.max_retries)
+                raise
             for (trial, _), result in zip(batch, results):
                 failed_in_a_row = 0 if self._tell(study, trial, result) else failed_in_a_row + 1
             if failed_in_a_row >= max(3, self.n_jobs):
-                raise RuntimeError(
-                    f"{failed_in_a_row} trials in a row failed (see their logs under {self.sweep_dir}): "
-                    f"the sweep stops rather than burn its budget; fix the cause and re-run to resume"
+                raise TrialsFailing(
+                    f"{failed_in_a_row} trials in a row failed (the last: {self.last_failure}; logs under "
+                    f"{self.sweep_dir}): the sweep stops rather than burn its budget; fix the cause and run the "
+                    f"same command again to resume"
                 )
         write_summary(study, self.sweep_dir, self.storage_url, self.config)
         return study
@@ -237,15 +228,24 @@ class DsnOptunaSweeper(Sweeper):
         """Record a finished job in the study; False when the trial failed."""
         try:
             value = result.return_value
-        except Exception as err:  # the job raised: the trial failed, the sweep goes on
-            log.warning(f"trial {trial.number} failed: {err}")
-            study.tell(trial, state=FAIL, skip_if_finished=True)
-            return False
+        except Exception as err:  # the job raised or died: that trial failed, the sweep goes on
+            if not getattr(err, "infrastructure", False):  # the trial's own fault: retrying would fail again
+                return self._fail(study, trial, last_line(err))
+            if requeue(study, trial._trial_id, last_line(err), self.max_retries) and self.in_process:
+                # the signal that stopped the run was sent to this very process (an array task
+                # cancelled, preempted or out of time): the worker ends too, not as a success
+                print(
+                    f"error: worker {self.worker} stopped by a signal ({last_line(err)}); trial {trial.number} is "
+                    f"resumed with the same values (from its checkpoint, if it saved one) by a running worker or "
+                    f"the same command again",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                raise SystemExit(143) from None
+            return True
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         if len(values) != len(self.directions) or any(v is None or not math.isfinite(float(v)) for v in values):
-            log.warning(f"trial {trial.number} returned {value!r} for directions {self.directions}: FAILED")
-            study.tell(trial, state=FAIL, skip_if_finished=True)
-            return False
+            return self._fail(study, trial, f"returned {value!r} for directions {self.directions}")
         try:
             frozen = study.tell(trial, [float(v) for v in values], skip_if_finished=True)
         except optuna.exceptions.UpdateFinishedTrialError:  # a tell whose answer was lost in an outage, or reconciled
@@ -256,3 +256,14 @@ class DsnOptunaSweeper(Sweeper):
                 f"(its heartbeat was late by more than hydra.sweeper.grace_period): its result is not counted"
             )
         return True
+
+    def _fail(self, study: optuna.Study, trial: optuna.Trial, reason: str) -> bool:
+        """Tell the trial FAIL with its cause (user attribute ``fail_reason``, one log line); False."""
+        self.last_failure = f"trial {trial.number}: {reason}"
+        log.warning(f"trial {trial.number} failed: {reason}")
+        try:
+            trial.set_user_attr("fail_reason", reason)
+            study.tell(trial, state=FAIL, skip_if_finished=True)
+        except optuna.exceptions.UpdateFinishedTrialError:  # failed as stale meanwhile
+            pass
+        return False

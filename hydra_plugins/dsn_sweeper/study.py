@@ -22,6 +22,7 @@ import logging
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 
@@ -108,3 +109,18 @@ def open_study(
         stored = study.user_attrs.get(ATTR)  # re-read: a worker of another experiment may have raced this one
     check_identity(name, stored, identity)
     return study
+
+
+def suggest(trial: optuna.Trial, params: dict[str, dict]) -> dict[str, Any]:
+    out = {}
+    for key, spec in params.items():
+        kind = spec.get("type")
+        if kind == "int":
+            out[key] = trial.suggest_int(key, spec["low"], spec["high"], log=bool(spec.get("log", False)))
+        elif kind == "float":
+            out[key] = trial.suggest_float(key, spec["low"], spec["high"], log=bool(spec.get("log", False)))
+        elif kind == "categorical":
+            out[key] = trial.suggest_categorical(key, list(spec["choices"]))
+        else:
+            raise ValueError(f"hydra.sweeper.params.{key}: type must be int, float or categorical, got {kind!r}")
+    return out

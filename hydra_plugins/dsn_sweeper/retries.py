@@ -1,0 +1,89 @@
+"""Interrupted trials are resumed, not redrawn: the same trial number, the same parameters, the
+same folder (so the run resumes from the checkpoint it saved when it was stopped).
+
+A trial is *interrupted* when its run was stopped by a signal (SIGTERM: scancel, preemption, the
+time limit; dsn saved a checkpoint), its job died (cancelled, killed, out of time or memory), or
+its worker stopped beating (killed with the node). Such a trial stays RUNNING, gets the cause
+appended to its user attribute ``interruptions`` and ``requeue=True``; any worker then claims it
+and runs it again. After ``max_retries`` interruptions it is told FAIL (``fail_reason``). Since a
+trial's values depend only on the study seed and its number, an interrupted study ends with the
+same points as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+
+import optuna
+
+log = logging.getLogger(__name__)
+RUNNING, FAIL = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
+CLAIM_SETTLE_S = 1.0  # two workers claiming one trial at once: the later write wins, both see it after this
+
+
+def requeue(study: optuna.Study, trial_id: int, reason: str, max_retries: int) -> bool:
+    """Record an interruption; True when the trial waits to be resumed, False when its retries are
+    spent and it was told FAIL."""
+    storage = study._storage
+    frozen = storage.get_trial(trial_id)
+    if frozen.state != RUNNING:
+        return False
+    causes = [*frozen.user_attrs.get("interruptions", []), reason]
+    storage.set_trial_user_attr(trial_id, "interruptions", causes)
+    if len(causes) > max_retries:
+        storage.set_trial_user_attr(trial_id, "fail_reason", f"interrupted {len(causes)} times, the last: {reason}")
+        try:
+            study.tell(frozen.number, state=FAIL, skip_if_finished=True)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass
+        log.warning(f"trial {frozen.number} failed: interrupted {len(causes)} times (hydra.sweeper.max_retries)")
+        return False
+    storage.set_trial_user_attr(trial_id, "requeue", True)
+    log.warning(f"trial {frozen.number} interrupted ({reason}): it is resumed with the same parameters")
+    return True
+
+
+def requeue_stale(study: optuna.Study, max_retries: int) -> None:
+    """Trials whose worker stopped beating (and that are not already waiting) are interrupted."""
+    storage = study._storage
+    for trial_id in storage._get_stale_trial_ids(study._study_id):
+        if not storage.get_trial(trial_id).user_attrs.get("requeue"):
+            requeue(study, trial_id, "its worker stopped beating (killed, or its node lost)", max_retries)
+
+
+def claim(study: optuna.Study, worker: str) -> optuna.Trial | None:
+    """A trial waiting to be resumed, now this worker's (its heartbeat recorded), or None."""
+    storage = study._storage
+    for frozen in study.get_trials(deepcopy=False, states=(RUNNING,)):
+        if not frozen.user_attrs.get("requeue"):
+            continue
+        storage.set_trial_user_attr(frozen._trial_id, "worker", worker)
+        storage.record_heartbeat(frozen._trial_id)
+        time.sleep(CLAIM_SETTLE_S)
+        now = storage.get_trial(frozen._trial_id)
+        if now.state == RUNNING and now.user_attrs.get("worker") == worker and now.user_attrs.get("requeue"):
+            storage.set_trial_user_attr(frozen._trial_id, "requeue", False)
+            log.info(f"trial {frozen.number} resumed by worker {worker}: {frozen.params}")
+            return optuna.trial.Trial(study, frozen._trial_id)
+    return None
+
+
+class WorkerSignalled(RuntimeError):
+    """SIGTERM reached a worker outside a trial's training (starting a trial, caching features,
+    between trials): raised where the worker is, so the trial it holds is handed on at once."""
+
+    infrastructure = True
+
+
+def stop_on_sigterm() -> None:
+    """A worker that runs its trials in-process turns SIGTERM into :class:`WorkerSignalled`.
+    Inside a fit, Lightning's handler runs first and calls this one: then only Lightning's own
+    graceful stop (checkpoint, :class:`dsn.engine.interruption.Interrupted`) happens."""
+
+    def on_sigterm(signum, frame) -> None:
+        if signal.getsignal(signal.SIGTERM) is on_sigterm:  # not inside Lightning's fit
+            raise WorkerSignalled("stopped by SIGTERM outside training: its trial is resumed with the same values")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
