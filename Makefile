@@ -8,7 +8,7 @@ DATA ?= ../shared/data/mvtec_ad
 CATEGORY ?= bottle
 WEIGHTS ?= ../shared/weights/squeezenet1_1_imagenet.pth
 
-.PHONY: help install system-deps test lint format train sweep clean
+.PHONY: help install system-deps test test-slow lint format train sweep clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ system-deps:  ## Debian packages the suite's SLURM tests need (as root; CI runs 
 
 test:  ## the test suite (its measured time: README, "Test")
 	$(BIN)/python -m pytest -q
+
+test-slow:  ## the tests marked slow (real-data accuracy checks, minutes each)
+	$(BIN)/python -m pytest -q -m slow
 
 lint:  ## ruff: lint and format check (as CI runs them)
 	$(BIN)/ruff check .

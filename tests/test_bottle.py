@@ -14,6 +14,8 @@ from conftest import compose
 
 from dsn.train import train
 
+pytestmark = pytest.mark.slow  # minutes on 2 cores: `make test-slow`
+
 # Measured on the flow test's configuration (seed 0, 2-core CPU): AUROC 0.930 (2026-11-30, 4 training
 # and 4 test views); with 8 and 8 views it was 0.852, later 0.879; chance is 0.5; the paper reports
 # 1.00 for the full 192-pass schedule with a 2048-wide flow.

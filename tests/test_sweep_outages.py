@@ -86,7 +86,7 @@ def test_a_finished_trial_whose_worker_died_before_telling_counts(tmp_path, pg_u
     counts the trial COMPLETE with that result; nothing is failed, nothing is trained twice."""
     storage = pg_url.replace("postgresql://", "postgresql+psycopg://")
     root = make_tree(tmp_path / "data", n_train=30)
-    n_trials = 4
+    n_trials = 6  # six chances to catch a worker between its result and its tell
     cmd = pg_sweep_cmd(root, tmp_path / "logs", pg_url, n_trials)
     sweep_dir = tmp_path / "logs" / "debug" / "multiruns" / STUDY
     victim = processes.start(cmd)
