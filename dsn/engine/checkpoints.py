@@ -104,12 +104,17 @@ def save_final_checkpoint(trainer, output_dir: str | Path) -> None:
             return
     name = f"epoch{trainer.current_epoch - 1:03d}.ckpt"
     trainer.save_checkpoint(ckpt_dir / name)
-    tmp = ckpt_dir / f".last.ckpt.tmp{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(name)  # relative, as Lightning's own link
-    os.replace(tmp, last)
+    link_last(ckpt_dir, name)
     if callback.save_top_k == 1:
         prune_checkpoints(ckpt_dir, keep=ckpt_dir / name)
+
+
+def link_last(ckpt_dir: Path, name: str) -> None:
+    """Point ``last.ckpt`` at ``name`` atomically (a relative link, as Lightning's own)."""
+    tmp = ckpt_dir / f".last.ckpt.tmp{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(name)
+    os.replace(tmp, ckpt_dir / "last.ckpt")
 
 
 def prune_checkpoints(ckpt_dir: str | Path, keep: str | Path) -> None:

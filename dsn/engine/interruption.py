@@ -19,7 +19,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from dsn.engine.checkpoints import prune_checkpoints, trained_epochs
+from dsn.engine.checkpoints import link_last, prune_checkpoints, trained_epochs
 
 EXIT_STATUS = 143  # 128 + SIGTERM, what a scheduler expects of a process it terminated
 
@@ -60,9 +60,7 @@ class SaveOnSignal(Callback):
             return
         path = self.ckpt_dir / f"interrupted-step{trainer.global_step:07d}.ckpt"
         trainer.save_checkpoint(path)
-        link = self.ckpt_dir / "last.ckpt"
-        link.unlink(missing_ok=True)
-        link.symlink_to(path.name)
+        link_last(self.ckpt_dir, path.name)
         prune_checkpoints(self.ckpt_dir, keep=path)
         self.saved = path
 

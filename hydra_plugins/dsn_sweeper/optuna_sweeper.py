@@ -127,8 +127,7 @@ class DsnOptunaSweeper(Sweeper):
         try:
             return self._sweep(arguments)
         except WorkerSignalled as err:  # between trials: a running trial, if any, was handed on
-            print(f"error: worker {self.worker} {err}", file=sys.stderr, flush=True)
-            raise SystemExit(143) from None
+            self._stop_signalled(str(err))
         except Exception as err:
             # StorageUnreachable, StudyMismatch: one line, no traceback (Hydra passes SystemExit).
             # Tested by attribute, not class: Hydra's plugin scan may import these modules twice.
@@ -234,14 +233,10 @@ class DsnOptunaSweeper(Sweeper):
             if requeue(study, trial._trial_id, last_line(err), self.max_retries) and self.in_process:
                 # the signal that stopped the run was sent to this very process (an array task
                 # cancelled, preempted or out of time): the worker ends too, not as a success
-                print(
-                    f"error: worker {self.worker} stopped by a signal ({last_line(err)}); trial {trial.number} is "
-                    f"resumed with the same values (from its checkpoint, if it saved one) by a running worker or "
-                    f"the same command again",
-                    file=sys.stderr,
-                    flush=True,
+                self._stop_signalled(
+                    f"stopped by a signal ({last_line(err)}); trial {trial.number} is resumed with the same values "
+                    f"(from its checkpoint, if it saved one) by a running worker or the same command again"
                 )
-                raise SystemExit(143) from None
             return True
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         if len(values) != len(self.directions) or any(v is None or not math.isfinite(float(v)) for v in values):
@@ -267,3 +262,8 @@ class DsnOptunaSweeper(Sweeper):
         except optuna.exceptions.UpdateFinishedTrialError:  # failed as stale meanwhile
             pass
         return False
+
+    def _stop_signalled(self, why: str) -> None:
+        """End a worker that a signal stopped: one line, exit status 143 (128 + SIGTERM), never 0."""
+        print(f"error: worker {self.worker} {why}", file=sys.stderr, flush=True)
+        raise SystemExit(143) from None
