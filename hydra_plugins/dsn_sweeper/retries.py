@@ -20,7 +20,9 @@ import optuna
 
 log = logging.getLogger(__name__)
 RUNNING, FAIL = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
-CLAIM_SETTLE_S = 1.0  # two workers claiming one trial at once: the later write wins, both see it after this
+CLAIM_SETTLE_S = 1.0  # a claim waits this long for claims written at the same moment to be visible
+CLAIM_TTL_S = 60.0  # a claim older than this (its worker died before taking the trial) is passed over
+CLAIM_PREFIX = "claim:"
 
 
 def requeue(study: optuna.Study, trial_id: int, reason: str, max_retries: int) -> bool:
@@ -53,17 +55,47 @@ def requeue_stale(study: optuna.Study, max_retries: int) -> None:
             requeue(study, trial_id, "its worker stopped beating (killed, or its node lost)", max_retries)
 
 
+def write_claim(study: optuna.Study, trial_id: int, worker: str) -> None:
+    """Stake ``worker``'s claim on a waiting trial: a user attribute of its own (``claim:<round>:<worker>``
+    = wall time), so no claimant overwrites another's; a fresh claim of its own is kept (its time
+    is its place in line)."""
+    frozen = study._storage.get_trial(trial_id)
+    key = f"{CLAIM_PREFIX}{len(frozen.user_attrs.get('interruptions', []))}:{worker}"
+    if time.time() - frozen.user_attrs.get(key, 0.0) > CLAIM_TTL_S:
+        study._storage.set_trial_user_attr(trial_id, key, time.time())
+
+
+def first_claimant(frozen: optuna.trial.FrozenTrial) -> str | None:
+    """The worker whose fresh claim of this round came first (ties: the smaller name)."""
+    prefix = f"{CLAIM_PREFIX}{len(frozen.user_attrs.get('interruptions', []))}:"
+    fresh = [
+        (stamp, key[len(prefix) :])
+        for key, stamp in frozen.user_attrs.items()
+        if key.startswith(prefix) and time.time() - stamp <= CLAIM_TTL_S
+    ]
+    return min(fresh)[1] if fresh else None
+
+
 def claim(study: optuna.Study, worker: str) -> optuna.Trial | None:
-    """A trial waiting to be resumed, now this worker's (its heartbeat recorded), or None."""
+    """A trial waiting to be resumed, now this worker's (its heartbeat recorded), or None.
+
+    First claim wins: every claimant writes its own claim, waits ``CLAIM_SETTLE_S`` for the others
+    to be visible, and only the earliest fresh one takes the trial. (A single shared ``worker``
+    attribute, last write wins, let claimants whose polls were in step overwrite each other's
+    claim for ever.) A claimant that died is passed over once its claim is ``CLAIM_TTL_S`` old."""
     storage = study._storage
     for frozen in study.get_trials(deepcopy=False, states=(RUNNING,)):
         if not frozen.user_attrs.get("requeue"):
             continue
-        storage.set_trial_user_attr(frozen._trial_id, "worker", worker)
-        storage.record_heartbeat(frozen._trial_id)
+        first = first_claimant(frozen)
+        if first is not None and first != worker:
+            continue  # someone is ahead in line
+        write_claim(study, frozen._trial_id, worker)
         time.sleep(CLAIM_SETTLE_S)
         now = storage.get_trial(frozen._trial_id)
-        if now.state == RUNNING and now.user_attrs.get("worker") == worker and now.user_attrs.get("requeue"):
+        if now.state == RUNNING and now.user_attrs.get("requeue") and first_claimant(now) == worker:
+            storage.record_heartbeat(frozen._trial_id)  # first: a trial not waiting and not beating is stale
+            storage.set_trial_user_attr(frozen._trial_id, "worker", worker)
             storage.set_trial_user_attr(frozen._trial_id, "requeue", False)
             log.info(f"trial {frozen.number} resumed by worker {worker}: {frozen.params}")
             return optuna.trial.Trial(study, frozen._trial_id)
