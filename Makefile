@@ -41,10 +41,10 @@ format:  ## ruff: fix what it can and format the code
 	$(BIN)/ruff format .
 
 train:  ## train DifferSqueezeNet on $(CATEGORY) under $(DATA) with local weights $(WEIGHTS)
-	$(BIN)/dsn-train data.root=$(DATA) data.category=$(CATEGORY) model.weights=$(WEIGHTS)
+	$(BIN)/dsn-train data.root=$(DATA) data.category=$(CATEGORY) model.features.weights=$(WEIGHTS)
 
 sweep:  ## the paper's random search (20 trials, resumable) for DifferSqueezeNet on $(CATEGORY)
-	$(BIN)/dsn-train -m hparams_search=paper_random data.root=$(DATA) data.category=$(CATEGORY) model.weights=$(WEIGHTS)
+	$(BIN)/dsn-train -m hparams_search=paper_random data.root=$(DATA) data.category=$(CATEGORY) model.features.weights=$(WEIGHTS)
 
 clean:  ## remove run logs, caches and build leftovers (keeps .venv)
 	rm -rf logs .cache build *.egg-info .pytest_cache

@@ -4,6 +4,7 @@ and, as configured by ``figures``, the same figures and pixel AUROC a training r
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import hydra
 from omegaconf import DictConfig, open_dict
@@ -34,7 +35,8 @@ def evaluate(cfg: DictConfig) -> dict:
             print(f"note: checkpoint trained on '{module.hparams.category}', evaluating on '{cfg.data.category}'")
         module.hparams.category = cfg.data.category
         if cfg.get("test_views") is not None:  # an ablation of the test-time views on a trained model
-            module.hparams.test_views = int(cfg.test_views)
+            module.views = replace(module.views, test_views=int(cfg.test_views))
+            module.hparams.views["test_views"] = module.views.test_views
         datamodule = build_datamodule(cfg)
         datamodule.setup("test")
         fc = cfg.feature_cache

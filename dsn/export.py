@@ -23,7 +23,7 @@ from dsn.utils.atomic import write_text_atomic
 
 def export(ckpt: str, out: str, views: int | None = None, opset: int = 18) -> dict:
     module = load_module(ckpt)
-    t = views or module.hparams.test_views
+    t = views or module.views.test_views
     size = int(module.hparams.image_size)
     scorer = Scorer(module.model.eval(), t).eval()
     example = torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8)

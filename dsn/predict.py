@@ -102,7 +102,7 @@ def predict(
     )
     model = module.model.to(dev).eval()
     size = int(module.hparams.image_size)
-    t = views or module.hparams.test_views
+    t = views or module.views.test_views
     angles = fixed_angles(t).to(dev)
     decision = module.stored_decision
     items = expand_inputs(inputs)

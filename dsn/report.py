@@ -54,11 +54,11 @@ def features_of(m: dict) -> str:
 
 
 def head_of(m: dict) -> str:
-    """What sits on the features: the flow (its size) or a baseline's memory bank (its rows)."""
-    kind = m.get("detector", "flow")
-    if kind == "flow":
-        return f"flow {m['flow_params'] / 1e6:.1f} M" if m.get("flow_params") else "flow"
-    return f"{'kNN' if kind == 'knn' else 'patch'} bank {m.get('bank_rows', 0):,}"
+    """What sits on the features: the head's kind, its trained parameters, its stored rows."""
+    params = m.get("head_params") or m.get("flow_params") or 0  # flow_params: files before heads were general
+    size = [f"{params / 1e6:.1f} M"] if params else []
+    bank = [f"bank {m['bank_rows']:,}"] if m.get("bank_rows") else []
+    return " ".join([m.get("detector", "flow"), *size, *bank])
 
 
 META_EPOCH = 8  # passes between test-curve points in the reference and dsn's default (check_val_every_n_epoch)

@@ -29,14 +29,11 @@ PRESETS = ("differsqueezenet", "differnet", "differlite0", "knn", "knn_alexnet",
 WEIGHT_FILES = {"squeezenet1_1": "squeezenet1_1_imagenet.pth", "alexnet": "alexnet_features_imagenet.pth"}
 
 
-def bank_rows(hp: dict, train_images: int, bank_views: int) -> int:
-    """Rows a baseline's bank holds after fitting ``train_images`` images (the bank's size, and so
-    the model file and the scoring cost, depend on the training set; the flow's do not)."""
-    per_image = bank_views if hp["train_rotations"] else 1
-    if hp["detector"] == "patch":
-        per_image *= hp["grid"] ** 2
-    rows = train_images * per_image
-    return rows if hp["bank_size"] is None else min(rows, hp["bank_size"])
+def training_rows(hp: dict, train_images: int, bank_views: int, rows_per_view: int) -> int:
+    """Rows a fitted head sees after ``train_images`` images (a bank's size, and so the model file
+    and the scoring cost, depend on the training set; a trained head's do not)."""
+    per_image = bank_views if hp["views"]["train_rotations"] else 1
+    return train_images * per_image * rows_per_view
 
 
 def measure_one(
@@ -45,19 +42,25 @@ def measure_one(
     import torch
 
     from dsn.engine.instantiate import model_preset
-    from dsn.model.registry import head_size, model_from_hparams
+    from dsn.model.detector import Detector
+    from dsn.model.heads import FittedHead
     from dsn.model.views import fixed_angles
     from dsn.utils.memory import peak_memory_mb
     from dsn.utils.timing import median_ms
 
     hp = model_preset(name)
-    image_size, views = image_size or hp["image_size"], views or hp["test_views"]
-    file = WEIGHT_FILES.get(hp["backbone"])
+    image_size, views = image_size or hp["image_size"], views or hp["views"]["test_views"]
+    backbone = hp["features"]["backbone"]
+    file = WEIGHT_FILES.get(backbone)
     weights = str(Path(weights_dir) / file) if weights_dir and file else "imagenet"
     rss_before = peak_memory_mb()["peak_rss_mb"]
-    model = model_from_hparams({**hp, "weights": weights}).eval()
-    if hasattr(model, "memory"):  # a baseline: a bank of the size real training data gives
-        model.memory.rows = torch.randn(bank_rows(hp, train_images, bank_views), model.memory.rows.shape[1])
+    model = Detector.from_hparams({**hp, "features": {**hp["features"], "weights": weights}}).eval()
+    if isinstance(model.head, FittedHead):  # fitted on as many rows as real training data gives
+        n = training_rows(hp, train_images, bank_views, model.layout.rows)
+        stream = model.head.stream(n)  # keeps only what the head keeps, as in training
+        for start in range(0, n, 65_536):
+            stream.add(torch.randn(min(65_536, n - start), model.layout.width))
+        model.head.fit(stream.rows())
     with tempfile.TemporaryDirectory() as d:
         torch.save(model.state_dict(), Path(d) / "model.pt")
         file_mb = (Path(d) / "model.pt").stat().st_size / 2**20
@@ -67,9 +70,8 @@ def measure_one(
         latency = median_ms(lambda: model.score(image, angles), repeats)
     return {
         "preset": name,
-        "backbone": hp["backbone"],
-        "backbone_params": sum(p.numel() for p in model.features.parameters()),
-        **head_size(model),
+        "backbone": backbone,
+        **model.size(),
         "model_file_mb": round(file_mb, 1),
         "peak_rss_mb_scoring_one_image": peak_memory_mb()["peak_rss_mb"],
         "rss_mb_after_imports": rss_before,
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights-dir", default=None, help="folder with local weight files (else download)")
     ap.add_argument("--image-size", type=int, default=0, help="default: the preset's data.image_size")
-    ap.add_argument("--views", type=int, default=0, help="test rotations T; default: the preset's model.test_views")
+    ap.add_argument("--views", type=int, default=0, help="test rotations T; default: model.views.test_views")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--train-images", type=int, default=209, help="baselines' bank: training images (bottle: 209)")
     ap.add_argument(

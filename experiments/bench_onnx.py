@@ -62,7 +62,7 @@ def main() -> None:
             f"\n`python experiments/bench_onnx.py {args.checkpoint} --views {' '.join(map(str, args.views))}` — "
             f"{platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, {stamp}; "
             f"model {module.hparams.name}, "
-            f"{sum(p.numel() for p in module.model.flow.parameters()):,} flow parameters\n\n"
+            f"{sum(p.numel() for p in module.model.head.parameters()):,} flow parameters\n\n"
             "| T | PyTorch ms / image | ONNX Runtime ms / image | ONNX file MiB | max rel. score diff |\n"
             "| --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n"
         )

@@ -54,7 +54,7 @@ COLUMNS = [
     "ms_per_image",
     "command",
 ]
-SHORT = ["model.hidden=512", "model.n_blocks=4", "model.test_views=8"]
+SHORT = ["model.head.hidden=512", "model.head.n_blocks=4", "model.views.test_views=8"]
 
 
 def train(name: str, category: str, overrides: list[str]) -> dict:
@@ -65,7 +65,7 @@ def train(name: str, category: str, overrides: list[str]) -> dict:
         "dsn.train",
         f"data.root={ROOTS[category]}",
         f"data.category={category}",
-        f"model.weights={WEIGHTS}",
+        f"model.features.weights={WEIGHTS}",
         "logger=csv",
         "trainer.enable_progress_bar=false",
         "feature_cache.dir=null",
@@ -132,7 +132,7 @@ def main() -> None:
                 m = train(
                     f"throughput_{cat}_{path}",
                     cat,
-                    ov + ["trainer.max_epochs=2", "model.test_views=1", "trainer.check_val_every_n_epoch=1000"],
+                    ov + ["trainer.max_epochs=2", "model.views.test_views=1", "trainer.check_val_every_n_epoch=1000"],
                 )
                 rows.append(
                     {

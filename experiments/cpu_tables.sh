@@ -56,48 +56,48 @@ bank_views() { [[ $1 == *_bank64 ]] && echo 64 || echo 16; }  # seeded rotations
 root_of() { [[ $1 == bottle ]] && echo "$SHARED/data/mvtec_ad" || echo "$SHARED/data"; }
 model_args() {
   case $1 in
-    differsqueezenet_paper) echo "experiment=differsqueezenet_paper model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth" ;;
-    differnet_paper) echo "experiment=differnet_paper model.weights=$SHARED/weights/alexnet_features_imagenet.pth" ;;
+    differsqueezenet_paper) echo "experiment=differsqueezenet_paper model.features.weights=$SHARED/weights/squeezenet1_1_imagenet.pth" ;;
+    differnet_paper) echo "experiment=differnet_paper model.features.weights=$SHARED/weights/alexnet_features_imagenet.pth" ;;
     backbone_lite0) echo "experiment=differsqueezenet_paper model=differlite0 task_name=backbone_lite0" ;;
-    full_1scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_1scale" ;;
+    full_1scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_1scale model.features.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_1scale" ;;
     # the same with 8 test rotations (Magnetic Tile: 64 rotations of 583 test images at the full block take ~45 min to embed)
-    full_1scale_T8) echo "$(model_args full_1scale) model.test_views=8 model.name=squeezenet_full_1scale_T8 task_name=full_1scale_T8" ;;
+    full_1scale_T8) echo "$(model_args full_1scale) model.views.test_views=8 model.name=squeezenet_full_1scale_T8 task_name=full_1scale_T8" ;;
     # the tap table: the full block at 3 scales with the paper's flow and with a small one (the lean search's best)
-    full_3scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale" ;;
-    full_3scale_small) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale_small model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale_small" ;;
+    full_3scale) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale model.features.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale" ;;
+    full_3scale_small) echo "experiment=differsqueezenet_paper model=squeezenet_full_3scale_small model.features.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=full_3scale_small" ;;
     # the same with 8 test rotations, for Magnetic Tile (as full_1scale_T8)
-    full_3scale_T8) echo "$(model_args full_3scale) model.test_views=8 model.name=squeezenet_full_3scale_T8 task_name=full_3scale_T8" ;;
-    full_3scale_small_T8) echo "$(model_args full_3scale_small) model.test_views=8 model.name=squeezenet_full_3scale_small_T8 task_name=full_3scale_small_T8" ;;
+    full_3scale_T8) echo "$(model_args full_3scale) model.views.test_views=8 model.name=squeezenet_full_3scale_T8 task_name=full_3scale_T8" ;;
+    full_3scale_small_T8) echo "$(model_args full_3scale_small) model.views.test_views=8 model.name=squeezenet_full_3scale_small_T8 task_name=full_3scale_small_T8" ;;
     # the stabilisers (dsn.engine.stabilisers), each alone and together; run them at their full length
     # (a cosine schedule's length is the run's: do not continue a shorter one)
     differnet_ema) echo "$(model_args differnet_paper) callbacks=stabilised model.name=differnet_ema task_name=differnet_ema" ;;
-    differnet_cosine) echo "$(model_args differnet_paper) model.lr_schedule=cosine model.name=differnet_cosine task_name=differnet_cosine" ;;
-    differnet_stable) echo "$(model_args differnet_paper) callbacks=stabilised model.lr_schedule=cosine model.name=differnet_stable task_name=differnet_stable" ;;
+    differnet_cosine) echo "$(model_args differnet_paper) model.optimizer.lr_schedule=cosine model.name=differnet_cosine task_name=differnet_cosine" ;;
+    differnet_stable) echo "$(model_args differnet_paper) callbacks=stabilised model.optimizer.lr_schedule=cosine model.name=differnet_stable task_name=differnet_stable" ;;
     # the same, the average updated after every 8th step with decay 0.995**8 (callbacks.ema.every_n_steps)
-    differnet_stable8) echo "$(model_args differnet_paper) callbacks=stabilised callbacks.ema.every_n_steps=8 model.lr_schedule=cosine model.name=differnet_stable8 task_name=differnet_stable8" ;;
+    differnet_stable8) echo "$(model_args differnet_paper) callbacks=stabilised callbacks.ema.every_n_steps=8 model.optimizer.lr_schedule=cosine model.name=differnet_stable8 task_name=differnet_stable8" ;;
     # the same with the average's warm-up (callbacks.ema.warmup): the step-1 weights fade within a few passes
-    differnet_stable_warm) echo "$(model_args differnet_paper) callbacks=stabilised callbacks.ema.warmup=true model.lr_schedule=cosine model.name=differnet_stable_warm task_name=differnet_stable_warm" ;;
+    differnet_stable_warm) echo "$(model_args differnet_paper) callbacks=stabilised callbacks.ema.warmup=true model.optimizer.lr_schedule=cosine model.name=differnet_stable_warm task_name=differnet_stable_warm" ;;
     # the Magnetic Tile ablation screen (DifferNet, one factor each): training rotations off; colour
     # jitter on (each banked view with its own seeded colour factors); test rotations: dsn-eval test_views=T
-    differnet_norot) echo "$(model_args differnet_paper) model.train_rotations=false model.name=differnet_norot task_name=differnet_norot" ;;
+    differnet_norot) echo "$(model_args differnet_paper) model.views.train_rotations=false model.name=differnet_norot task_name=differnet_norot" ;;
     # the training bank's size (the reference renders a fresh random rotation every step; the CPU tables bank 16 per image)
     differnet_bank64) echo "$(model_args differnet_paper) model.name=differnet_bank64 task_name=differnet_bank64" ;;
     # DifferSqueezeNet's own flow on the 64-view bank (does the bank lift it as it lifts DifferNet on Magnetic Tile?)
     differsqueezenet_bank64) echo "$(model_args differsqueezenet_paper) model.name=differsqueezenet_bank64 task_name=differsqueezenet_bank64" ;;
-    differnet_jitter) echo "$(model_args differnet_paper) model.brightness=0.1 model.contrast=0.1 model.saturation=0.1 model.name=differnet_jitter task_name=differnet_jitter" ;;
+    differnet_jitter) echo "$(model_args differnet_paper) model.views.brightness=0.1 model.views.contrast=0.1 model.views.saturation=0.1 model.name=differnet_jitter task_name=differnet_jitter" ;;
     # the same-feature baselines (one pass; give them 1 as the pass count): kNN on each flow's input, the patch bank
-    knn) echo "model=knn model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn" ;;
-    knn_alexnet) echo "model=knn_alexnet model.weights=$SHARED/weights/alexnet_features_imagenet.pth task_name=knn_alexnet" ;;
+    knn) echo "model=knn model.features.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn" ;;
+    knn_alexnet) echo "model=knn_alexnet model.features.weights=$SHARED/weights/alexnet_features_imagenet.pth task_name=knn_alexnet" ;;
     # kNN on DifferNet's features from the 64-view bank: does the flow's gain from the larger bank belong to the bank?
     knn_alexnet_bank64) echo "$(model_args knn_alexnet) model.name=knn_alexnet_bank64 task_name=knn_alexnet_bank64" ;;
     # kNN on DifferSqueezeNet's features from the 64-view bank: the recommended preset's same-feature baseline
     knn_bank64) echo "$(model_args knn) model.name=knn_bank64 task_name=knn_bank64" ;;
     knn_lite0) echo "model=knn_lite0 task_name=knn_lite0" ;;
-    knn_full_1scale) echo "model=knn_full_1scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_1scale" ;;
-    knn_full_1scale_T8) echo "$(model_args knn_full_1scale) model.test_views=8 model.name=knn_full_1scale_T8 task_name=knn_full_1scale_T8" ;;
-    knn_full_3scale) echo "model=knn_full_3scale model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_3scale" ;;
-    knn_full_3scale_T8) echo "$(model_args knn_full_3scale) model.test_views=8 model.name=knn_full_3scale_T8 task_name=knn_full_3scale_T8" ;;
-    patchcore) echo "model=patchcore model.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=patchcore" ;;
+    knn_full_1scale) echo "model=knn_full_1scale model.features.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_1scale" ;;
+    knn_full_1scale_T8) echo "$(model_args knn_full_1scale) model.views.test_views=8 model.name=knn_full_1scale_T8 task_name=knn_full_1scale_T8" ;;
+    knn_full_3scale) echo "model=knn_full_3scale model.features.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=knn_full_3scale" ;;
+    knn_full_3scale_T8) echo "$(model_args knn_full_3scale) model.views.test_views=8 model.name=knn_full_3scale_T8 task_name=knn_full_3scale_T8" ;;
+    patchcore) echo "model=patchcore model.features.weights=$SHARED/weights/squeezenet1_1_imagenet.pth task_name=patchcore" ;;
   esac
 }
 

@@ -191,7 +191,7 @@ if args.ablations:
         "",
         'Command: `PLAN="<name> magnetic_tile_differnet <passes> <seed>" OUT=logs/mt_ablation '
         "bash experiments/cpu_tables.sh` "
-        "(names in `model_args` there; `differnet_norot`: `model.train_rotations=false`, training bank of "
+        "(names in `model_args` there; `differnet_norot`: `model.views.train_rotations=false`, training bank of "
         "upright images; `differnet_jitter`: brightness, contrast and saturation jitter 0.1 each, every "
         "banked view with its own seeded factors, rotations as the reference run; "
         "`squeezenet_full_1scale_T8`, the feature tap: SqueezeNet's whole 512-channel block at the "
@@ -202,7 +202,7 @@ if args.ablations:
         "in bf16 on a CPU with native bf16; runs on the later AVX2-only VM train it in 32-bit (`flow precision`); "
         "`differnet` is the reference runs' own setting (run name `differnet_paper`, `OUT=logs/bank`) trained "
         "again on that VM: the precision alone; `differnet_stable`: the stabilisers "
-        "(`callbacks=stabilised model.lr_schedule=cosine`, `OUT=logs/stab`: an average of the flow's weights "
+        "(`callbacks=stabilised model.optimizer.lr_schedule=cosine`, `OUT=logs/stab`: an average of the flow's weights "
         "and a learning rate decaying over the run's own length, so its row is a run of that length, not "
         "a point of a longer one). Swing: the largest range of a run's last 4 test-curve points, worst "
         "seed (dsn-report's measure); beside it the reference runs' over the same passes.",

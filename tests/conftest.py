@@ -93,14 +93,21 @@ def preset(name: str = "differsqueezenet", **overrides) -> dict:
     """A model preset's hyperparameters from conf/ (the only place defaults live), with overrides."""
     from dsn.engine.instantiate import model_preset
 
-    return model_preset(name, **overrides)
+    hp = model_preset(name)
+    for key, value in overrides.items():  # a flat name goes to the section that has it
+        section = next((s for s in SECTIONS if isinstance(hp.get(s), dict) and key in hp[s]), None)
+        (hp[section] if section else hp)[key] = value
+    return hp
+
+
+SECTIONS = ("features", "views", "head", "optimizer")
 
 
 def tiny_model(**overrides):
     """A DifferSqueezeNet model with random weights and a small flow, for tests of the model alone."""
-    from dsn.model import DifferModel
+    from dsn.model import Detector
 
-    return DifferModel.from_hparams(preset(weights="none", **overrides))
+    return Detector.from_hparams(preset(weights="none", **overrides))
 
 
 # fast liveness for tests: a dead sweep worker's trial is failed 8 s after its last heartbeat

@@ -46,11 +46,11 @@ def test_backbone_is_frozen_in_eval_mode_even_when_training():
     model.train()
     assert not model.features.backbone.training
     assert all(not p.requires_grad for p in model.features.parameters())
-    assert all(p.requires_grad for p in model.flow.parameters())
+    assert all(p.requires_grad for p in model.head.flow.parameters())
 
 
 def test_missing_weights_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="model.weights"):
+    with pytest.raises(FileNotFoundError, match="model.features.weights"):
         build_backbone("squeezenet1_1", 128, str(tmp_path / "nope.pth"))
 
 

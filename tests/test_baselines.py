@@ -10,8 +10,8 @@ from conftest import DEBUG, compose, preset
 
 from dsn.engine.checkpoints import load_module
 from dsn.evaluate import evaluate
+from dsn.model import Detector
 from dsn.model.memory_bank import MemoryBank, RowStream, greedy_coreset, nearest_distances, subsample
-from dsn.model.registry import model_from_hparams
 from dsn.predict import predict
 from dsn.train import train
 
@@ -97,12 +97,12 @@ def test_bank_of_any_size_reloads():
 
 
 def test_knn_scores_its_own_training_views_zero_and_others_higher():
-    model = model_from_hparams(preset("knn", weights="none", chunk=4)).eval()
+    model = Detector.from_hparams(preset("knn", weights="none", chunk=4)).eval()
     imgs = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)
     angles = torch.tensor([[0.0, 90.0]]).expand(4, 2)
     feats = model.embed(imgs, angles)
     assert feats.shape == (4, 2, 384)  # the flow's input width: 128 channels x 3 scales
-    model.fit(feats[:3])
+    model.head.fit(model.head.rows(feats[:3]))
     scores = model.score(imgs, angles)
     assert scores[:3].max() < 1e-3 * scores[3]  # a stored view is its own nearest neighbour
     heat = model.anomaly_map(imgs[3], n_rotations=2)  # gradient map through the distance
@@ -110,12 +110,12 @@ def test_knn_scores_its_own_training_views_zero_and_others_higher():
 
 
 def test_patch_model_finds_the_pasted_defect():
-    model = model_from_hparams(preset("patchcore", weights="none", grid=16, bank_size=None)).eval()
+    model = Detector.from_hparams(preset("patchcore", weights="none", grid=16, bank_size=None)).eval()
     g = torch.Generator().manual_seed(0)
     base = torch.full((3, 128, 128), 120, dtype=torch.uint8)
     good = torch.stack([(base.int() + torch.randint(-10, 10, base.shape, generator=g)).clamp(0, 255) for _ in range(6)])
     good = good.to(torch.uint8)
-    model.fit(model.embed(good, torch.zeros(6, 1)))
+    model.head.fit(model.head.rows(model.embed(good, torch.zeros(6, 1))))
     bad = good[0].clone()
     bad[:, 80:104, 24:48] = torch.randint(0, 256, (3, 24, 24), generator=g, dtype=torch.uint8)
     scores = model.score(torch.stack([good[0], bad]), torch.zeros(2, 1))
@@ -133,19 +133,20 @@ def test_patch_model_finds_the_pasted_defect():
 
 @pytest.mark.parametrize("name", ["knn", "patchcore"])
 def test_baseline_trains_evaluates_and_predicts(tmp_path, toy_root, name):
-    extra = [f"model={name}"] + (["model.grid=4"] if name == "patchcore" else [])
+    extra = [f"model={name}"] + (["model.features.grid=4"] if name == "patchcore" else [])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         metrics = run(tmp_path, toy_root, *extra)
-    assert any("model.n_blocks, model.hidden only apply to a flow" in str(w.message) for w in caught)
-    assert metrics["detector"] == ("knn" if name == "knn" else "patch") and metrics["epochs"] == 1
+    assert not [w for w in caught if "model.head" in str(w.message)]  # debug=default fits every head
+    assert (metrics["detector"], metrics["features"]) == ("knn", "pooled" if name == "knn" else "patches")
+    assert metrics["epochs"] == 1
     assert metrics["flow_params"] == 0 and metrics["bank_rows"] > 0 and 0.0 <= metrics["auroc"] <= 1.0
     assert 0.0 <= metrics["pixel_auroc"] <= 1.0 and (tmp_path / "figures" / "gradient_maps.png").is_file()
     assert 0.0 <= metrics["pixel_aupro"] <= 1.0
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
     module = load_module(ckpt)
-    assert type(module).__name__ == ("KNNLightning" if name == "knn" else "PatchLightning")
-    assert module.model.memory.rows.shape[0] == metrics["bank_rows"] and module.trained_epochs == 1
+    assert type(module).__name__ == "FittedLightning"
+    assert module.model.head.memory.rows.shape[0] == metrics["bank_rows"] and module.trained_epochs == 1
 
     ev = evaluate(
         compose(
@@ -176,15 +177,15 @@ def test_a_patch_run_banks_the_seeded_subset_of_all_its_training_patches(tmp_pat
     from dsn.data.dataset import MVTecDataset
     from dsn.data.sampler import EpochShuffleSampler
 
-    extra = ["model=patchcore", "model.grid=4", "model.bank_size=20", f"feature_cache.train={cached}"]
+    extra = ["model=patchcore", "model.features.grid=4", "model.head.bank_size=20", f"feature_cache.train={cached}"]
     metrics = run(tmp_path, toy_root, *extra)
     module = load_module(tmp_path / "checkpoints" / "last.ckpt")
     images = MVTecDataset(toy_root, "toy", "train", image_size=32, cache_dir=None).images
     order = list(EpochShuffleSampler(len(images), seed=metrics["seed"]))
     with torch.no_grad():
-        every = module.model.bank_rows(module.model.embed(images[order], torch.zeros(len(images), 1)))
+        every = module.model.head.rows(module.model.embed(images[order], torch.zeros(len(images), 1)))
     assert metrics["bank_rows"] == 20 and every.shape[0] == 16 * len(images)
-    assert torch.allclose(module.model.memory.rows, subsample(every, 20, "random", metrics["seed"]), atol=1e-5)
+    assert torch.allclose(module.model.head.memory.rows, subsample(every, 20, "random", metrics["seed"]), atol=1e-5)
 
 
 def test_knn_reuses_the_flows_cached_views(tmp_path, toy_root):
@@ -198,12 +199,12 @@ def test_knn_reuses_the_flows_cached_views(tmp_path, toy_root):
 def test_bad_baseline_settings_stop_before_any_image_is_read(tmp_path, toy_root):
     from dsn.engine.config_checks import ConfigError
 
-    with pytest.raises(ConfigError, match=r"model.k must be an integer >= 1, got 0"):
-        run(tmp_path / "a", toy_root, "model=knn", "model.k=0")
-    with pytest.raises(ConfigError, match=r"model.patch_taps must be a list of widths .* got \[100\]"):
-        run(tmp_path / "b", toy_root, "model=patchcore", "model.patch_taps=[100]")
-    with pytest.raises(ConfigError, match=r"model.subsample must be one of"):
-        run(tmp_path / "c", toy_root, "model=patchcore", "model.subsample=kmeans")
+    with pytest.raises(ConfigError, match=r"model.head.k must be at least 1, got 0"):
+        run(tmp_path / "a", toy_root, "model=knn", "model.head.k=0")
+    with pytest.raises(ConfigError, match=r"model.features.taps must be a list of widths .* got \[100\]"):
+        run(tmp_path / "b", toy_root, "model=patchcore", "model.features.taps=[100]")
+    with pytest.raises(ConfigError, match=r"model.head.subsample must be one of"):
+        run(tmp_path / "c", toy_root, "model=patchcore", "model.head.subsample=kmeans")
 
 
 def test_a_sweep_searches_the_baseline_too(tmp_path):
@@ -221,4 +222,6 @@ def test_a_sweep_searches_the_baseline_too(tmp_path):
     )
     done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(done) == 3 and all(0.0 <= t.value <= 1.0 for t in done)
-    assert {"model.n_features", "model.n_scales", "model.k", "model.metric"} == set(done[0].params)
+    assert {"model.features.n_features", "model.features.n_scales", "model.head.k", "model.head.metric"} == set(
+        done[0].params
+    )

@@ -14,7 +14,7 @@ import torch
 from conftest import REPO, preset
 from PIL import Image
 
-from dsn.engine.lightning_module import DifferLightning
+from dsn.engine.modules import module_for
 
 SIZE = 64
 
@@ -25,7 +25,7 @@ def small_model(tmp_path_factory):
     from dsn.export import export
 
     torch.manual_seed(0)
-    module = DifferLightning(**preset(weights="none", n_blocks=2, hidden=16, test_views=2, image_size=SIZE))
+    module = module_for(preset(weights="none", n_blocks=2, hidden=16, test_views=2, image_size=SIZE))
     folder = tmp_path_factory.mktemp("model")
     ckpt = folder / "small.ckpt"
     torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(), "epoch": 1}, ckpt)

@@ -48,7 +48,10 @@ def test_each_run_name_composes_a_valid_config(tmp_path, name):
     check_train_config(cfg)
     assert cfg.feature_cache.bank_views == (64 if name.endswith("_bank64") else 16)
     # every run uses the shared offline weights; Lite0's come with its package
-    assert str(cfg.model.weights).startswith("/shared/weights/") or cfg.model.backbone == "efficientnet_lite0"
+    assert (
+        str(cfg.model.features.weights).startswith("/shared/weights/")
+        or cfg.model.features.backbone == "efficientnet_lite0"
+    )
     if any(o.startswith("task_name=") for o in overrides):
         assert cfg.task_name == name, f"{name} writes its runs under task_name={cfg.task_name}"
 
@@ -120,10 +123,15 @@ def test_train_args_reach_every_run_after_the_run_names_own_overrides(tmp_path):
 
 def test_the_small_flow_runs_change_only_the_flow_size(tmp_path):
     paper, small = (compose("train", overrides_of(n), tmp_path / n) for n in ("full_3scale", "full_3scale_small"))
-    assert (paper.model.n_features, paper.model.n_scales, paper.model.n_blocks, paper.model.hidden) == (512, 3, 8, 2048)
-    assert (small.model.n_blocks, small.model.hidden) == (5, 391)
-    for key in ("backbone", "n_features", "n_scales", "train_views", "test_views", "lr"):
-        assert small.model[key] == paper.model[key], key
+    assert (
+        paper.model.features.n_features,
+        paper.model.features.n_scales,
+        paper.model.head.n_blocks,
+        paper.model.head.hidden,
+    ) == (512, 3, 8, 2048)
+    assert (small.model.head.n_blocks, small.model.head.hidden) == (5, 391)
+    for part in ("features", "views", "optimizer"):
+        assert small.model[part] == paper.model[part], part
 
 
 def _write_run(folder, name, *, seed, auroc, epochs, model="differnet", views=64, curve=None, precision="bf16-mixed"):
@@ -217,7 +225,7 @@ def test_map_scaling_scores_one_checkpoints_maps_both_ways(tmp_path):
     from dsn.train import train
 
     root = make_tree(tmp_path / "data")
-    cfg = compose("train", DEBUG + [f"data.root={root}", "model=patchcore", "model.grid=4"], tmp_path / "run")
+    cfg = compose("train", DEBUG + [f"data.root={root}", "model=patchcore", "model.features.grid=4"], tmp_path / "run")
     metrics = train(cfg)
     out = subprocess.run(
         [

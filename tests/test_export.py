@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import preset
 
-from dsn.engine.lightning_module import DifferLightning
+from dsn.engine.modules import module_for
 from dsn.export import export
 from dsn.model.views import fixed_angles
 
@@ -16,8 +16,8 @@ from dsn.model.views import fixed_angles
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory, squeezenet_weights):
     torch.manual_seed(0)
-    module = DifferLightning(**preset(weights=str(squeezenet_weights), n_blocks=2, hidden=64, test_views=4))
-    for p in module.model.flow.parameters():
+    module = module_for(preset(weights=str(squeezenet_weights), n_blocks=2, hidden=64, test_views=4))
+    for p in module.model.head.parameters():
         torch.nn.init.normal_(p, std=0.02)
     path = tmp_path_factory.mktemp("ckpt") / "small.ckpt"
     torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(), "epoch": 3}, path)

@@ -60,14 +60,14 @@ def test_a_bad_weights_file_is_one_line_naming_it(tmp_path, root):
 
     files = weights_files(tmp_path / "weights")
     for kind, path in files.items():  # each kind is refused with a message naming the file and the setting
-        with pytest.raises(WeightsFileError, match=rf"weights file {path}.*model\.weights") as err:
+        with pytest.raises(WeightsFileError, match=rf"weights file {path}.*model\.features\.weights") as err:
             build_backbone("squeezenet1_1", 128, str(path))
         assert "\n" not in str(err.value), kind
     # and the command says it in one line (a traceback on request)
-    line = one_line_error(dsn_train(root, tmp_path / "run", f"model.weights={files['truncated']}"))
-    assert f"weights file {files['truncated']}" in line and "model.weights" in line, line
+    line = one_line_error(dsn_train(root, tmp_path / "run", f"model.features.weights={files['truncated']}"))
+    assert f"weights file {files['truncated']}" in line and "model.features.weights" in line, line
     env = {**os.environ, "DSN_TRACEBACK": "1"}
-    out = dsn_train(root, tmp_path / "tb", f"model.weights={files['garbage']}", env=env)
+    out = dsn_train(root, tmp_path / "tb", f"model.features.weights={files['garbage']}", env=env)
     assert out.returncode != 0 and "Traceback" in out.stderr
 
 

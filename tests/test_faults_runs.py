@@ -146,12 +146,12 @@ def test_4_a_changed_config_on_a_finished_run_stops_and_keeps_its_config(tmp_pat
     base = ["dsn.train", *DEBUG, f"data.root={toy_root}", f"hydra.run.dir={run_dir}"]
     assert cli(*base).returncode == 0
     config = (run_dir / ".hydra" / "config.yaml").read_text()
-    out = cli(*base, "model.hidden=16", "model.n_blocks=1")
+    out = cli(*base, "model.head.hidden=16", "model.head.n_blocks=1")
     assert out.returncode == 1 and "Traceback" not in out.stderr
     error = out.stderr.strip().splitlines()[-1]
     assert re.search(
-        r"was trained with model.hidden=32, model.n_blocks=2, this config asks for model.hidden=16, "
-        r"model.n_blocks=1: .*hydra.run.dir=.*resume=false",
+        r"was trained with model.head.hidden=32, model.head.n_blocks=2, this config asks for model.head.hidden=16, "
+        r"model.head.n_blocks=1: .*hydra.run.dir=.*resume=false",
         error,
     )
     assert (run_dir / ".hydra" / "config.yaml").read_text() == config  # the finished run's config is kept
@@ -163,10 +163,13 @@ def test_4_a_changed_config_on_a_finished_run_stops_and_keeps_its_config(tmp_pat
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("model.hidden=abc", "model.hidden must be an integer >= 1, got 'abc'"),
-        ("feature_cache.bank_views=1", "feature_cache.bank_views=1 must be at least model.train_views=2"),
-        ("model.brightness=1.5", "model.brightness must be a number in [0.0, 1.0], got 1.5"),
-        ("model.n_features=100", "model.n_features must be a width backbone 'squeezenet1_1' can be tapped at"),
+        ("model.head.hidden=abc", "model.head.hidden must be an integer, got 'abc'"),
+        ("feature_cache.bank_views=1", "feature_cache.bank_views=1 must be at least model.views.train_views=2"),
+        ("model.views.brightness=1.5", "model.views.brightness must be a number in [0.0, 1.0], got 1.5"),
+        (
+            "model.features.n_features=100",
+            "model.features.n_features must be a width backbone 'squeezenet1_1' can be tapped at",
+        ),
         ("data.val_fraction=1.5", "data.val_fraction must be a number in [0.0, 1.0), got 1.5"),
     ],
 )
@@ -180,9 +183,9 @@ def test_8_config_errors_come_before_any_image_is_read(tmp_path, override, messa
 
 
 def test_8_config_error_is_one_line_on_the_command_line(tmp_path, toy_root):
-    out = cli("dsn.train", *DEBUG, f"data.root={toy_root}", "model.hidden=abc", f"hydra.run.dir={tmp_path / 'r'}")
+    out = cli("dsn.train", *DEBUG, f"data.root={toy_root}", "model.head.hidden=abc", f"hydra.run.dir={tmp_path / 'r'}")
     assert out.returncode == 1
-    assert out.stderr.strip() == "error: model.hidden must be an integer >= 1, got 'abc'"
+    assert out.stderr.strip() == "error: model.head.hidden must be an integer, got 'abc'"
 
 
 KEY = re.compile(
@@ -212,7 +215,7 @@ def test_8_every_key_named_in_a_message_exists(tmp_path):
     others.append(compose("train", ["callbacks=stabilised"], tmp_path / "stabilised"))
     files = list((REPO / "dsn").rglob("*.py")) + list((REPO / "hydra_plugins").rglob("*.py"))
     named = {m for f in files for s in message_strings(f) for m in KEY.findall(s)}
-    assert {"model.lr", "feature_cache.bank_views", "data.max_pixels"} <= named  # the scan finds messages
+    assert {"model.optimizer.lr", "feature_cache.bank_views", "data.max_pixels"} <= named  # the scan finds messages
     missing = sorted(
         k
         for k in named
@@ -235,7 +238,7 @@ def test_9_unreachable_weights_download_names_the_fix(tmp_path, monkeypatch):
     with pytest.raises(
         WeightsUnavailable,
         match=r"backbone 'squeezenet1_1' could not be downloaded .*"
-        r"model.weights=<local state-dict file>",
+        r"model.features.weights=<local state-dict file>",
     ):
         build_backbone("squeezenet1_1", 128, "imagenet")
 

@@ -48,8 +48,8 @@ def test_default_flow_has_the_reference_size(n_in, expected):
     half, h = n_in // 2, 2048
     per_subnet = (half * h + h) + 2 * (h * h + h) + (h * n_in + n_in)
     assert expected == 16 * per_subnet
-    hp = preset("differsqueezenet")  # the paper's flow, as conf/ sets it
-    flow = CouplingFlow(n_in, n_blocks=hp["n_blocks"], hidden=hp["hidden"], clamp=hp["clamp"])
+    head = preset("differsqueezenet")["head"]  # the paper's flow, as conf/ sets it
+    flow = CouplingFlow(n_in, n_blocks=head["n_blocks"], hidden=head["hidden"], clamp=head["clamp"])
     assert sum(p.numel() for p in flow.parameters()) == expected
 
 
@@ -70,5 +70,5 @@ def test_block_permutations_are_fixed_and_distinct():
 
 
 def test_width_mismatch_is_an_error():
-    with pytest.raises(ValueError, match="model.n_features x model.n_scales"):
+    with pytest.raises(ValueError, match="model.features.n_features x model.features.n_scales"):
         CouplingFlow(384, n_blocks=1, hidden=8, clamp=3.0)(torch.randn(2, 1536))

@@ -23,7 +23,7 @@ def command(root, run_dir, epochs, extra=()):
         "data.image_size=32",
         "data.batch_size=2",
         f"trainer.max_epochs={epochs}",
-        "model.hidden=64",
+        "model.head.hidden=64",
         "figures.enabled=false",
         f"hydra.run.dir={run_dir}",
         *extra,
@@ -32,7 +32,7 @@ def command(root, run_dir, epochs, extra=()):
 
 # the stabilisers add state a resume must restore: the averaged weights beside the raw ones, and
 # the learning-rate schedule's position
-STABILISED = ("callbacks=stabilised", "callbacks.ema.decay=0.9", "model.lr_schedule=cosine")
+STABILISED = ("callbacks=stabilised", "callbacks.ema.decay=0.9", "model.optimizer.lr_schedule=cosine")
 
 
 @pytest.mark.parametrize("extra", [(), STABILISED], ids=["reference", "stabilised"])

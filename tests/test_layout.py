@@ -89,18 +89,21 @@ def test_what_the_config_builds_takes_no_defaults():
     import inspect
 
     from dsn.data import MVTecDataModule
+    from dsn.engine.detector_module import DetectorLightning
     from dsn.engine.feature_cache import cache_test_features, cache_train_features
-    from dsn.engine.lightning_module import DifferLightning
-    from dsn.model import CouplingFlow, DifferModel
+    from dsn.model import CouplingFlow, Detector, ViewPolicy
     from dsn.model.features import MultiScaleFeatures
+    from dsn.model.heads import head_class, head_kinds
     from dsn.model.stack_features import embed_stack
     from dsn.results.run_figures import write_run_figures
     from hydra_plugins.dsn_sweeper.optuna_sweeper import DsnOptunaSweeper
 
     for obj in (
         MVTecDataModule,
-        DifferLightning,
-        DifferModel,
+        DetectorLightning,
+        Detector,
+        ViewPolicy,
+        *(head_class(kind) for kind in head_kinds()),
         CouplingFlow,
         MultiScaleFeatures,
         DsnOptunaSweeper,

@@ -83,7 +83,7 @@ def test_baselines_sit_beside_the_flow_with_what_they_read_and_hold(tmp_path):
         "squeezenet1_1 128 x 3",
         "flow 153.2 M",
     )
-    assert (rows["knn"]["features"], rows["knn"]["head"]) == ("squeezenet1_1 128 x 3", "kNN bank 3,344")
+    assert (rows["knn"]["features"], rows["knn"]["head"]) == ("squeezenet1_1 128 x 3", "knn bank 3,344")
 
 
 def test_swing_is_the_largest_range_of_the_last_four_curve_points_over_seeds(tmp_path):

@@ -65,7 +65,7 @@ def scaled(command: str, root: Path, logs: Path, *extra: str) -> str:
         ("hydra.launcher.partition=<partition>", "hydra.launcher.partition=debug"),
         ("data.root=/data/mvtec data.category=bottle", f"data.root={root} data.category=toy data.image_size=32"),
         (
-            "model.weights=/data/weights/squeezenet1_1_imagenet.pth",
+            "model.features.weights=/data/weights/squeezenet1_1_imagenet.pth",
             " ".join([f"paths.log_dir={logs}", *FAST_BEATS, *extra]),
         ),
     ]

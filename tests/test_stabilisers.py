@@ -28,7 +28,7 @@ def rescore(ckpt, root, out):
 
 def test_presets_train_as_the_reference_without_stabilisers(tmp_path):
     cfg = compose("train", ["experiment=differnet_paper"], tmp_path)
-    assert cfg.model.lr_schedule == "constant" and "ema" not in cfg.callbacks
+    assert cfg.model.optimizer.lr_schedule == "constant" and "ema" not in cfg.callbacks
 
 
 def test_ema_weights_score_the_test_set_and_are_what_the_checkpoint_holds(tmp_path, toy_root):
@@ -54,7 +54,7 @@ def test_a_resumed_warmed_up_ema_ends_where_an_uninterrupted_one_does(tmp_path, 
 
 
 def test_cosine_schedule_ends_at_a_hundredth_of_the_rate(tmp_path, toy_root):
-    run(tmp_path, toy_root, "model.lr_schedule=cosine", "trainer.max_epochs=4")
+    run(tmp_path, toy_root, "model.optimizer.lr_schedule=cosine", "trainer.max_epochs=4")
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     lr = ckpt["optimizer_states"][0]["param_groups"][0]["lr"]
     assert lr == pytest.approx(2e-4 / 100, rel=1e-6)

@@ -25,7 +25,7 @@ def test_three_trial_sweep(tmp_path):
     subprocess.run(sweep_cmd(root, tmp_path / "logs"), cwd=REPO, check=True, capture_output=True)
     s = study(tmp_path / "logs")
     assert len(s.get_trials(states=(COMPLETE,))) == 3
-    assert all(0.0 <= t.value <= 1.0 and 8 <= t.params["model.hidden"] <= 32 for t in s.trials)
+    assert all(0.0 <= t.value <= 1.0 and 8 <= t.params["model.head.hidden"] <= 32 for t in s.trials)
     out = tmp_path / "logs" / "debug" / "multiruns" / "debug_differsqueezenet_toy"
     assert (out / "optimization_results.csv").is_file() and (out / "all_trials.csv").is_file()
 
@@ -87,7 +87,8 @@ def test_a_worker_stopped_outside_training_hands_its_trial_on(tmp_path, processe
     next worker (it used to die silently and leave the trial to the stale check, or to nobody)."""
     root = make_tree(tmp_path / "data", n_train=40)
     logs, cache = tmp_path / "logs", tmp_path / "cache"
-    bank = [f"feature_cache.dir={cache}", "feature_cache.bank_views=64", "feature_cache.batch_images=1"]
+    # a bank that takes seconds to cache, so the poll below sees its partial file even on a busy machine
+    bank = [f"feature_cache.dir={cache}", "feature_cache.bank_views=256", "feature_cache.batch_images=1"]
     cmd = sweep_cmd(root, logs, *bank, "feature_cache.save_every_s=0", "hydra.sweeper.n_trials=2")
     worker = processes.start(cmd)
     deadline = time.monotonic() + 120

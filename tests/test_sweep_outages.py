@@ -158,7 +158,7 @@ def test_a_study_is_one_experiment(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     for change, differs in [
         (["model=knn"], "model.name"),
-        (["hparams_search=paper_random"], "search.model.hidden"),
+        (["hparams_search=paper_random"], "search.model.head.hidden"),
         (["data.category=other"], "data.category"),
     ]:
         out = subprocess.run(

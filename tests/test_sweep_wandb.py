@@ -53,10 +53,10 @@ def test_each_trial_is_its_own_wandb_run_and_the_sweep_has_a_summary(tmp_path, i
         (run_dir,) = (sweep_dir / str(t.number) / "wandb").glob("offline-run-*")  # exactly one run per trial
         run = read_run(run_dir)
         names.add(run.name)
-        assert run.name.startswith(f"trial {t.number} toy:") and f"hidden={t.params['model.hidden']}" in run.name
+        assert run.name.startswith(f"trial {t.number} toy:") and f"hidden={t.params['model.head.hidden']}" in run.name
         assert run.group == STUDY and run.exit_code == 0
-        assert run.config["model"]["hidden"] == t.params["model.hidden"]  # this trial's config, not another's
-        assert run.config["model"]["lr"] == pytest.approx(t.params["model.lr"])
+        assert run.config["model"]["head"]["hidden"] == t.params["model.head.hidden"]  # this trial, not another
+        assert run.config["model"]["optimizer"]["lr"] == pytest.approx(t.params["model.optimizer.lr"])
         assert run.history["test/auroc/toy"] == [pytest.approx(t.value)]  # one test, this trial's
         assert run.summary["objective/auroc"] == pytest.approx(t.value)
     assert len(names) == 3
@@ -85,7 +85,7 @@ def test_a_failed_run_is_marked_failed_in_wandb(tmp_path, toy_root):
             f"data.root={toy_root}",
             "data.category=toy",
             "data.image_size=32",
-            "model.lr=1e6",
+            "model.optimizer.lr=1e6",
             "figures.enabled=false",
         ],
         tmp_path,

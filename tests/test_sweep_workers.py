@@ -43,7 +43,7 @@ def check_study(study: optuna.Study, n_trials: int) -> list:
     assert len(drawn) == len(set(drawn)), "two trials drew the same values"
     for t in done:
         metrics = json.loads((Path(t.user_attrs["output_dir"]) / "metrics.json").read_text())
-        assert metrics["auroc"] == t.value and metrics["hidden"] == t.params["model.hidden"]
+        assert metrics["auroc"] == t.value and metrics["hidden"] == t.params["model.head.hidden"]
     return trials
 
 

@@ -40,7 +40,7 @@ def test_debug_training_writes_metrics_and_checkpoint(tmp_path, toy_root):
 def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root):
     cfg, metrics = run(tmp_path, toy_root)
     module = load_module(tmp_path / "checkpoints" / "last.ckpt")
-    assert module.hparams.n_blocks == 2 and module.trained_epochs == 2
+    assert module.hparams.head["n_blocks"] == 2 and module.trained_epochs == 2
     ev_cfg = compose(
         "eval",
         [
@@ -104,10 +104,10 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, toy_root):
 
 
 def test_nan_loss_stops_with_a_message(tmp_path, toy_root, monkeypatch):
-    import dsn.engine.lightning_module as lm
+    import dsn.model.heads.flow as flow_head
 
-    monkeypatch.setattr(lm, "nll_loss", lambda z, logdet: torch.tensor(float("nan"), requires_grad=True))
-    with pytest.raises(FloatingPointError, match=r"lower model.lr \(now .*\) or model.clamp \(now"):
+    monkeypatch.setattr(flow_head, "nll_loss", lambda z, logdet: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(FloatingPointError, match=r"the head diverged.*lower model.optimizer.lr \(now .*\)"):
         run(tmp_path, toy_root)
 
 
@@ -170,22 +170,22 @@ def test_eval_can_score_a_checkpoint_with_other_test_rotations(tmp_path, toy_roo
     one = evaluate(compose("eval", [*base, "test_views=1", "figures.enabled=false"], tmp_path / "t1"))
     assert same["scores"] == pytest.approx(metrics["scores"], rel=1e-5) and same["test_views"] == 4
     assert one["test_views"] == 1 and one["scores"] != pytest.approx(metrics["scores"], rel=1e-3)
-    assert load_module(ckpt).hparams.test_views == 4  # the checkpoint is not changed
+    assert load_module(ckpt).hparams.views["test_views"] == 4  # the checkpoint is not changed
 
 
 def test_training_rotations_can_be_switched_off(tmp_path, toy_root):
     from conftest import preset
 
-    from dsn.engine.lightning_module import DifferLightning
+    from dsn.engine.modules import module_for
 
-    module = DifferLightning(**preset(weights="none", n_blocks=1, hidden=8, train_rotations=False))
-    assert torch.equal(module.bank_angles(5, 16, seed=0), torch.zeros(5, 1))  # one upright view per image
-    bank = torch.randn(3, 1, module.model.n_flow_features)
+    module = module_for(preset(weights="none", n_blocks=1, hidden=8, train_rotations=False))
+    assert torch.equal(module.views.bank(5, 16, seed=0), torch.zeros(5, 1))  # one upright view per image
+    bank = torch.randn(3, 1, module.model.layout.width)
     assert torch.equal(module.train_features({"features": bank}), bank.expand(3, 4, -1))
-    assert torch.equal(module.step_angles(2, torch.Generator()), torch.zeros(2, 1))
-    rotating = DifferLightning(**preset(weights="none", n_blocks=1, hidden=8))
-    assert rotating.bank_angles(5, 16, seed=0).shape == (5, 16) and rotating.bank_angles(5, 16, 0).abs().sum() > 0
-    _, metrics = run(tmp_path, toy_root, "model.train_rotations=false", "feature_cache.bank_views=1")
+    assert torch.equal(module.views.step(2, torch.Generator()), torch.zeros(2, 1))
+    rotating = module_for(preset(weights="none", n_blocks=1, hidden=8))
+    assert rotating.views.bank(5, 16, seed=0).shape == (5, 16) and rotating.views.bank(5, 16, 0).abs().sum() > 0
+    _, metrics = run(tmp_path, toy_root, "model.views.train_rotations=false", "feature_cache.bank_views=1")
     assert metrics["epochs"] == 2 and 0.0 <= metrics["auroc"] <= 1.0
 
 
@@ -194,19 +194,19 @@ def test_colour_jitter_trains_on_the_feature_bank_with_its_own_seeded_views(tmp_
     test views are never jittered, so a jittering run shares the test-feature cache of one without."""
     from conftest import preset
 
-    from dsn.engine.lightning_module import DifferLightning
+    from dsn.engine.modules import module_for
 
-    module = DifferLightning(**preset(weights="none", n_blocks=1, hidden=8, brightness=0.3, train_rotations=False))
-    factors = module.bank_jitter(5, 16, seed=0)
-    assert factors.shape == (5, 16, 3) and torch.equal(factors, module.bank_jitter(5, 16, seed=0))
-    assert not torch.equal(factors, module.bank_jitter(5, 16, seed=1))
-    assert torch.equal(module.bank_angles(5, 16, seed=0), torch.zeros(5, 16))  # upright, each view its own colour
-    assert DifferLightning(**preset(weights="none", n_blocks=1, hidden=8)).bank_jitter(5, 16, seed=0) is None
+    module = module_for(preset(weights="none", n_blocks=1, hidden=8, brightness=0.3, train_rotations=False))
+    factors = module.views.bank_jitter(5, 16, seed=0)
+    assert factors.shape == (5, 16, 3) and torch.equal(factors, module.views.bank_jitter(5, 16, seed=0))
+    assert not torch.equal(factors, module.views.bank_jitter(5, 16, seed=1))
+    assert torch.equal(module.views.bank(5, 16, seed=0), torch.zeros(5, 16))  # upright, each view its own colour
+    assert module_for(preset(weights="none", n_blocks=1, hidden=8)).views.bank_jitter(5, 16, seed=0) is None
 
     cache = tmp_path / "cache"
     _, plain = run(tmp_path / "plain", toy_root, f"feature_cache.dir={cache}")
     files = {p.name for p in cache.iterdir()}
-    _, jittered = run(tmp_path / "jitter", toy_root, f"feature_cache.dir={cache}", "model.brightness=0.3")
+    _, jittered = run(tmp_path / "jitter", toy_root, f"feature_cache.dir={cache}", "model.views.brightness=0.3")
     added = {p.name for p in cache.iterdir()} - files
     assert len(added) == 1 and next(iter(added)).startswith("train-features")  # test views reused
     assert jittered["epochs"] == 2 and jittered["scores"] != pytest.approx(plain["scores"], rel=1e-4)

@@ -6,7 +6,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from conftest import preset
 
-from dsn.model import DifferModel
+from dsn.model import Detector
 from dsn.model.stack_features import embed_stack
 from dsn.model.views import fixed_angles, jitter, jitter_factors, rotate
 
@@ -73,7 +73,7 @@ def test_jitter_factors_stay_in_their_knobs_range_and_change_images():
 def test_cached_and_uncached_features_are_the_same_view(squeezenet_weights, jittered):
     """The bank (many images, many views, chunked) equals per-image, per-view embedding, also
     when each view carries its own colour jitter."""
-    model = DifferModel.from_hparams(preset(weights=str(squeezenet_weights), n_blocks=1, hidden=8, chunk=5))
+    model = Detector.from_hparams(preset(weights=str(squeezenet_weights), n_blocks=1, hidden=8, chunk=5))
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (3, 3, 96, 96), dtype=torch.uint8, generator=g)
     angles = torch.rand(3, 4, generator=g) * 360 - 180

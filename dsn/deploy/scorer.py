@@ -2,7 +2,7 @@
 
 The T fixed test rotations are a batch dimension inside it, then the frozen backbone at n
 scales, pooling and the detector's view score (the flow's mean z², a baseline's bank distance):
-exactly what :meth:`ViewEmbedder.score` computes, in a form ONNX can trace.
+exactly what :meth:`dsn.model.detector.Detector.score` computes, in a form ONNX can trace.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dsn.model.embedder import ViewEmbedder
+from dsn.model.detector import Detector
 from dsn.model.views import fixed_angles
 
 
 class Scorer(nn.Module):
     """images uint8 [B, 3, S, S] -> scores [B], with ``views`` fixed rotations per image."""
 
-    def __init__(self, model: ViewEmbedder, views: int):
+    def __init__(self, model: Detector, views: int):
         super().__init__()
         self.model = model
         self.register_buffer("angles", fixed_angles(views))

@@ -26,15 +26,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from dsn.engine.detector_module import DetectorLightning
-from dsn.engine.lightning_module import DifferLightning
-from dsn.engine.memory_bank_module import MODULES
+from dsn.engine.modules import module_for
+from dsn.model.legacy_hparams import is_flat, nest, rename_state
 from dsn.utils.atomic import write_atomic
-
-REQUIRED_HPARAMS = ("backbone",)  # every detector has one
-# flow settings added after checkpoints were already in use, with the value older ones trained with
-ADDED_SINCE = {"lr_schedule": "constant", "train_rotations": True}
-# the Lightning module of each ``detector`` hyperparameter (flow checkpoints have none)
-MODULE_OF = {"flow": DifferLightning, **MODULES}
 
 
 def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> DetectorLightning:
@@ -49,16 +43,16 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> D
             f"it is damaged, from another program, or holds arbitrary Python objects"
         ) from err
     hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
-    if not isinstance(hp, dict) or any(k not in hp for k in REQUIRED_HPARAMS) or "state_dict" not in ckpt:
+    if not isinstance(hp, dict) or not ("head" in hp or "backbone" in hp) or "state_dict" not in ckpt:
         raise ValueError(f"checkpoint {path} is not a dsn checkpoint (no model hyperparameters or state dict)")
-    # the backbone's weights come from the state dict below; settings added since a checkpoint
-    # was written take the value that reproduces what it was trained with
-    kind = hp.get("detector", "flow")
-    hp = {**(ADDED_SINCE if kind == "flow" else {}), **hp, "weights": "none"}
+    state = ckpt["state_dict"]
     try:
-        module = MODULE_OF[kind](**hp)
-        module.load_state_dict(ckpt["state_dict"], strict=True)
-    except (TypeError, RuntimeError, KeyError) as err:
+        if is_flat(hp):  # written before the nested model config: same model, settings and weights moved
+            hp, state = nest(hp), rename_state(state)
+        hp = {**hp, "features": {**hp["features"], "weights": "none"}}  # the weights: in the state dict
+        module = module_for(hp)
+        module.load_state_dict(state, strict=True)
+    except (TypeError, RuntimeError, KeyError, ValueError) as err:
         raise ValueError(f"checkpoint {path} does not fit this version of dsn: {str(err)[:300]}") from err
     module.eval()
     module.trained_epochs = trained_epochs(ckpt)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from dsn.model.backbones import BACKBONES, valid_widths
-from dsn.model.memory_bank import METRICS, SUBSAMPLERS
+from dsn.model.extractors import KINDS as FEATURE_KINDS
+from dsn.model.heads import check_head
+from dsn.model.view_policy import ViewPolicy
 from dsn.model.views import JITTER_KNOBS
 
 
@@ -61,63 +63,66 @@ def check_data(cfg: DictConfig) -> None:
 
 
 def check_model(cfg: DictConfig) -> None:
-    _choice(cfg, "model.backbone", set(BACKBONES))
-    detector = cfg.model.get("detector", "flow")  # flow presets have no such key
-    if detector != "flow":
-        _choice(cfg, "model.detector", {"knn", "patch"})
-    widths = valid_widths(cfg.model.backbone)
-    if detector == "patch":
-        taps = _get(cfg, "model.patch_taps")
+    """``model.features``, ``model.views``, ``model.head`` (its keys; its values are checked by the
+    head itself when the module is built, before any image is read) and, for a gradient-trained
+    head, ``model.optimizer``."""
+    if not isinstance(_get(cfg, "model.tiny"), bool):
+        raise ConfigError(f"model.tiny must be true or false, got {_get(cfg, 'model.tiny')!r}")
+    _check_features(cfg)
+    views = _get(cfg, "model.views")
+    if not isinstance(_get(cfg, "model.views.train_rotations"), bool):
+        raise ConfigError(
+            f"model.views.train_rotations must be true or false, got {_get(cfg, 'model.views.train_rotations')!r}"
+        )
+    for key in ("model.views.train_views", "model.views.test_views"):
+        _int(cfg, key)
+    for knob in JITTER_KNOBS:
+        _number(cfg, f"model.views.{knob}", 0.0, 1.0, high_open=False)
+    try:
+        ViewPolicy.of(OmegaConf.to_container(views, resolve=True))
+        settings = OmegaConf.to_container(cfg.model.head, resolve=True)
+        head = check_head(settings)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if head.training_style == "gradient":
+        _check_optimizer(cfg)
+
+
+def _check_features(cfg: DictConfig) -> None:
+    _choice(cfg, "model.features.kind", set(FEATURE_KINDS))
+    _choice(cfg, "model.features.backbone", set(BACKBONES))
+    _int(cfg, "model.features.chunk")
+    backbone = cfg.model.features.backbone
+    widths = valid_widths(backbone)
+    if cfg.model.features.kind == "patches":
+        taps = _get(cfg, "model.features.taps")
         if not (OmegaConf.is_list(taps) and taps and all(t in widths for t in taps)):
             raise ConfigError(
-                f"model.patch_taps must be a list of widths backbone '{cfg.model.backbone}' can be tapped at "
+                f"model.features.taps must be a list of widths backbone '{backbone}' can be tapped at "
                 f"({widths}), got {taps!r}"
             )
-        for key in ("model.neighbourhood", "model.grid"):
+        for key in ("model.features.neighbourhood", "model.features.grid"):
             _int(cfg, key)
-        _number(cfg, "model.sigma", 0.0)
-    elif _get(cfg, "model.n_features") not in widths:
+        return
+    if _get(cfg, "model.features.n_features") not in widths:
         raise ConfigError(
-            f"model.n_features must be a width backbone '{cfg.model.backbone}' can be tapped at, "
-            f"one of {widths}; got {_get(cfg, 'model.n_features')!r}"
+            f"model.features.n_features must be a width backbone '{backbone}' can be tapped at, "
+            f"one of {widths}; got {_get(cfg, 'model.features.n_features')!r}"
         )
-    for key in ("model.train_views", "model.test_views", "model.chunk"):
-        _int(cfg, key)
-    if not isinstance(_get(cfg, "model.train_rotations"), bool):
-        raise ConfigError(f"model.train_rotations must be true or false, got {_get(cfg, 'model.train_rotations')!r}")
-    _choice(cfg, "model.test_angles", {"fixed", "random"})
-    _choice(cfg, "model.rotation_mode", {"nearest", "bilinear"})
-    if detector != "patch":
-        _int(cfg, "model.n_scales")
-        _choice(cfg, "model.scale_mode", {"nearest", "bilinear"})
-    if detector == "flow":
-        _check_flow(cfg)
-    else:
-        _check_memory_bank(cfg)
+    _int(cfg, "model.features.n_scales")
+    _choice(cfg, "model.features.scale_mode", {"nearest", "bilinear"})
 
 
-def _check_flow(cfg: DictConfig) -> None:
-    for key in ("model.n_blocks", "model.hidden"):
-        _int(cfg, key)
-    for key in ("model.clamp", "model.lr", "model.eps"):
+def _check_optimizer(cfg: DictConfig) -> None:
+    for key in ("model.optimizer.lr", "model.optimizer.eps"):
         _number(cfg, key, 0.0, low_open=True)
-    _number(cfg, "model.weight_decay", 0.0)
-    for knob in JITTER_KNOBS:
-        _number(cfg, f"model.{knob}", 0.0, 1.0, high_open=False)
-    _choice(cfg, "model.lr_schedule", {"constant", "cosine"})
-    betas = _get(cfg, "model.betas")
+    _number(cfg, "model.optimizer.weight_decay", 0.0)
+    _choice(cfg, "model.optimizer.lr_schedule", {"constant", "cosine"})
+    betas = _get(cfg, "model.optimizer.betas")
     if not (
         OmegaConf.is_list(betas) and len(betas) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)
     ):
-        raise ConfigError(f"model.betas must be two numbers in [0, 1), got {betas!r}")
-
-
-def _check_memory_bank(cfg: DictConfig) -> None:
-    _int(cfg, "model.k")
-    _choice(cfg, "model.metric", set(METRICS))
-    _choice(cfg, "model.subsample", set(SUBSAMPLERS))
-    if _get(cfg, "model.bank_size") is not None:  # None: keep every training row
-        _int(cfg, "model.bank_size")
+        raise ConfigError(f"model.optimizer.betas must be two numbers in [0, 1), got {betas!r}")
 
 
 def check_eval_config(cfg: DictConfig) -> None:
@@ -137,11 +142,11 @@ def check_train_config(cfg: DictConfig) -> None:
     _number(cfg, "threshold.target_fpr", 0.0, 1.0)
     if cfg.feature_cache.train:
         _int(cfg, "feature_cache.bank_views")
-        jitter = any(cfg.model.get(k) for k in JITTER_KNOBS)
+        views = ViewPolicy.of(OmegaConf.to_container(cfg.model.views, resolve=True))
         # views per image in the bank: bank_views with rotations or colour jitter (else one upright)
-        if (cfg.model.train_rotations or jitter) and cfg.feature_cache.bank_views < cfg.model.train_views:
+        if (views.train_rotations or views.jitters) and cfg.feature_cache.bank_views < views.train_views:
             raise ConfigError(
                 f"feature_cache.bank_views={cfg.feature_cache.bank_views} must be at least "
-                f"model.train_views={cfg.model.train_views} (each step picks that many views per image "
+                f"model.views.train_views={views.train_views} (each step picks that many views per image "
                 f"from the bank)"
             )

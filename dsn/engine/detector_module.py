@@ -1,10 +1,11 @@
-"""What every detector's Lightning module shares: test views, scoring loops, AUROC logging, the
-stored decision threshold and the learning curve kept in checkpoints.
+"""What every detector's Lightning module shares: the composed detector, its view policy, the
+scoring loops, AUROC logging, the stored decision threshold and the learning curve kept in
+checkpoints.
 
-Subclasses (:class:`dsn.engine.lightning_module.DifferLightning` for the flow,
-:mod:`dsn.engine.memory_bank_module` for the same-feature baselines) call
-``save_hyperparameters()`` with their own plain-valued arguments, then :meth:`_setup_detector`,
-and define how they train.
+One subclass per training style (:mod:`dsn.engine.gradient_module` for heads trained by gradient
+steps, :mod:`dsn.engine.fitted_module` for heads fitted once); :func:`dsn.engine.modules.module_for`
+picks it from the head. Hyperparameters are the run's nested ``model`` settings, plain values
+(``save_hyperparameters``), so a checkpoint rebuilds the module without Hydra.
 """
 
 from __future__ import annotations
@@ -16,16 +17,33 @@ import lightning as L
 import torch
 
 from dsn.engine.threshold import NO_THRESHOLD, Decision
-from dsn.model.registry import model_from_hparams
-from dsn.model.views import JITTER_KNOBS, fixed_angles, jitter_factors, random_angles
+from dsn.model.detector import Detector
+from dsn.model.view_policy import ViewPolicy
 from dsn.results.metrics import UndefinedAUROC, image_auroc
 
 
 class DetectorLightning(L.LightningModule):
-    def _setup_detector(self) -> None:
-        if self.hparams.test_angles not in ("fixed", "random"):
-            raise ValueError(f"model.test_angles must be 'fixed' or 'random', got '{self.hparams.test_angles}'")
-        self.model = model_from_hparams(self.hparams)
+    """Every argument is required and given by keyword: the values live in ``conf/model/``
+    only (``seed``, ``category`` and ``image_size`` by interpolation from the run's config), or
+    in a checkpoint's hyperparameters. ``optimizer``: the settings of a gradient-trained head
+    (None for a fitted one)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        features: dict,
+        views: dict,
+        head: dict,
+        seed: int,
+        category: str | None,
+        image_size: int,
+        optimizer: dict | None,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.views = ViewPolicy.of(views)
+        self.model = Detector.from_hparams(self.hparams)
         self._scores: list[torch.Tensor] = []
         self._labels: list[torch.Tensor] = []
         self.test_scores: torch.Tensor | None = None
@@ -41,57 +59,22 @@ class DetectorLightning(L.LightningModule):
         """The decision buffer, named (dsn.engine.threshold.Decision)."""
         return Decision.of(self.decision)
 
-    # ---- views -------------------------------------------------------------------------
     def _step_generator(self) -> torch.Generator:
         """Randomness of one training step, a function of (seed, global_step): resumable."""
         return torch.Generator().manual_seed(self.hparams.seed * 7_919 + self.global_step)
 
     def test_angles(self, indices: torch.Tensor) -> torch.Tensor:
         """The T test rotations of each test image [B] -> [B, T] degrees (same for every run)."""
-        t = self.hparams.test_views
-        if self.hparams.test_angles == "fixed":
-            return fixed_angles(t).expand(len(indices), t)
-        gens = [torch.Generator().manual_seed(self.hparams.seed * 100_003 + int(i)) for i in indices]
-        return torch.stack([random_angles((t,), g) for g in gens])
+        return self.views.test(indices, self.hparams.seed)
 
-    @property
-    def jitters(self) -> bool:
-        """Whether training views get colour jitter (``model.brightness/contrast/saturation``)."""
-        return any(self.hparams.get(k, 0.0) for k in JITTER_KNOBS)
-
-    def view_jitter(self, n_images: int, n_views: int, generator: torch.Generator) -> torch.Tensor | None:
-        """Colour factors of training views [n_images, n_views, 3], or None without jitter."""
-        if not self.jitters:
-            return None
-        f = jitter_factors(n_images * n_views, *(self.hparams[k] for k in JITTER_KNOBS), generator)
-        return f.view(n_images, n_views, 3)
-
-    def _upright_views(self, n_views: int) -> int:
-        """Views per image without ``train_rotations``: one, unless colour jitter makes each differ."""
-        return n_views if self.jitters else 1
-
-    def bank_angles(self, n_images: int, bank_views: int, seed: int) -> torch.Tensor:
-        """The rotations of the cached training feature bank: [n_images, bank_views] seeded random
-        rotations (the reference's training augmentation), or, without ``train_rotations``, each
-        image upright (once, or ``bank_views`` times with colour jitter)."""
-        if not self.hparams.get("train_rotations", True):
-            return torch.zeros(n_images, self._upright_views(bank_views))
-        return random_angles((n_images, bank_views), torch.Generator().manual_seed(seed * 31 + 17))
-
-    def bank_jitter(self, n_images: int, n_views: int, seed: int) -> torch.Tensor | None:
-        """The colour factors of the cached training bank's views (seeded; None without jitter):
-        each banked view is jittered once, as each is rotated once."""
-        return self.view_jitter(n_images, n_views, torch.Generator().manual_seed(seed * 31 + 18))
-
-    def step_angles(self, n_images: int, generator: torch.Generator) -> torch.Tensor:
-        """Rotations of one training step without the bank: ``train_views`` random ones per image,
-        or upright views without ``train_rotations``."""
-        if not self.hparams.get("train_rotations", True):
-            return torch.zeros(n_images, self._upright_views(self.hparams.train_views))
-        return random_angles((n_images, self.hparams.train_views), generator)
+    def fresh_views(self, images: torch.Tensor) -> torch.Tensor:
+        """[B, k, F]: features of this step's training views, rendered through the backbone."""
+        g = self._step_generator()
+        angles = self.views.step(images.shape[0], g)
+        return self.model.embed(images, angles.to(images.device), self.views.jitter(*angles.shape, g))
 
     def score_batch(self, batch: dict) -> torch.Tensor:
-        """Anomaly scores of a test batch, from cached test features or from the images."""
+        """Anomaly scores of a test batch, from its test views' features or from its images."""
         if "features" in batch:
             return self.model.score_features(batch["features"])
         return self.model.score(batch["image"], self.test_angles(batch["index"].cpu()).to(self.device))
@@ -104,9 +87,8 @@ class DetectorLightning(L.LightningModule):
         """Training throughput of this fit (resumed steps excluded), for the metrics file."""
         seconds = time.monotonic() - self._fit_start[0]
         steps = self.global_step - self._fit_start[1]
-        samples = (
-            steps * self.trainer.datamodule.batch_size * self.hparams.train_views if self.trainer.datamodule else 0
-        )
+        dm = self.trainer.datamodule
+        samples = steps * dm.batch_size * self.views.train_views if dm else 0
         self.fit_stats = {
             "fit_time_s": round(seconds, 2),
             "fit_steps": steps,

@@ -23,16 +23,14 @@ from dsn.utils.tensor_cache import PartialRows, cached_tensor
 
 
 def _key(module: DetectorLightning, images: torch.Tensor, angles: torch.Tensor, extra: str, jittered: bool) -> str:
-    hp = module.hparams
-    # pooled features: the settings that shape them (a baseline has the flow's key, so a global kNN
-    # reuses the flow's cached views; the test views are never jittered, so a jittering run reuses
-    # the test views of the same run without); patch features add their own
-    patch = f"patch:{hp.patch_taps}:{hp.neighbourhood}:{hp.grid}:" if "patch_taps" in hp else ""
-    colour = ":".join(str(hp.get(k, 0.0) if jittered else 0.0) for k in JITTER_KNOBS)
-    h = hashlib.sha256(
-        f"{patch}{hp.backbone}:{hp.get('n_features')}:{hp.get('n_scales')}:{hp.rotation_mode}:"
-        f"{hp.get('scale_mode')}:{colour}:{extra}".encode()
-    )
+    """The features' settings (all but where the weights came from and the chunk size; the
+    weights themselves are hashed), the rotation mode, the colour jitter of jittered views, the
+    images and the angles: a kNN reuses the flow's cached views of the same features, and the
+    test views (never jittered) are shared by runs that differ only in training jitter."""
+    feats = {k: v for k, v in module.hparams.features.items() if k not in ("weights", "chunk")}
+    views = module.views
+    colour = ":".join(str(getattr(views, k) if jittered else 0.0) for k in JITTER_KNOBS)
+    h = hashlib.sha256(f"{sorted(feats.items())}:{views.rotation_mode}:{colour}:{extra}".encode())
     h.update(images.numpy().tobytes())
     h.update(angles.numpy().tobytes())
     for t in module.model.features.state_dict().values():
@@ -111,10 +109,10 @@ def cache_train_features(
     batch_images: int,
     save_every_s: float,
 ) -> None:
-    """``bank_views`` seeded random views of every training image (the module's ``bank_angles``
+    """``bank_views`` seeded random views of every training image (the view policy's ``bank``
     and ``bank_jitter``), computed once."""
-    angles = module.bank_angles(len(train_set), bank_views, seed)
-    jitter = module.bank_jitter(*angles.shape, seed)
+    angles = module.views.bank(len(train_set), bank_views, seed)
+    jitter = module.views.bank_jitter(*angles.shape, seed)
     _serve_views(
         module,
         train_set,

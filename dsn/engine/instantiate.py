@@ -6,13 +6,10 @@ plain values.
 
 from __future__ import annotations
 
-import inspect
-import warnings
 from pathlib import Path
 
 import lightning as L
-from hydra.errors import InstantiationException
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dsn import CONF_DIR
@@ -20,12 +17,9 @@ from dsn.data import MVTecDataModule
 from dsn.engine.checkpoints import StreamingCheckpointIO
 from dsn.engine.detector_module import DetectorLightning
 from dsn.engine.interruption import SaveOnSignal
-from dsn.engine.lightning_module import DifferLightning
 from dsn.engine.loggers import wandb_identity
+from dsn.engine.modules import effective_hparams, given_head_settings, module_for
 from dsn.engine.precision import resolve_precision
-
-# settings of the flow's module that a baseline's module does not take
-FLOW_ONLY = frozenset(inspect.signature(DifferLightning.__init__).parameters) - {"self"}
 
 
 def build_datamodule(cfg: DictConfig) -> MVTecDataModule:
@@ -33,22 +27,8 @@ def build_datamodule(cfg: DictConfig) -> MVTecDataModule:
 
 
 def build_module(cfg: DictConfig) -> DetectorLightning:
-    """The Lightning module of ``cfg.model``. Flow settings given to a baseline (by a preset such
-    as ``debug=default`` or a sweep's search space) are dropped with a warning naming them: they
-    have no meaning there, and the run stays what the preset says it is."""
-    node = cfg.model
-    params = inspect.signature(get_class(node._target_).__init__).parameters
-    stray = [k for k in node if k != "_target_" and k not in params and k in FLOW_ONLY]
-    if stray:
-        warnings.warn(
-            f"{', '.join('model.' + k for k in stray)} only apply to a flow; {node._target_} ignores them",
-            stacklevel=2,
-        )
-        node = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k not in stray}
-    try:
-        return instantiate(node, _convert_="all")
-    except InstantiationException as err:  # Hydra's wrapper hides our message behind its own
-        raise (err.__cause__ or err) from None
+    """The Lightning module of ``cfg.model``: its head's training style picks the module."""
+    return module_for(effective_hparams(OmegaConf.to_container(cfg.model, resolve=True), given_head_settings()))
 
 
 def model_preset(name: str, **overrides) -> dict:
@@ -62,9 +42,7 @@ def model_preset(name: str, **overrides) -> dict:
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = compose("train", overrides=[f"model={name}"])
     GlobalHydra.instance().clear()
-    hp = OmegaConf.to_container(cfg.model, resolve=True)
-    hp.pop("_target_")
-    return {**hp, **overrides}
+    return {**effective_hparams(OmegaConf.to_container(cfg.model, resolve=True)), **overrides}
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:

@@ -29,13 +29,15 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dsn.engine.checkpoints import trained_epochs
+from dsn.engine.modules import effective_hparams, given_head_settings
+from dsn.model.legacy_hparams import is_flat, nest
 from dsn.utils.atomic import write_text_atomic
 from dsn.utils.secrets import redact
 
 LOCK_FILE = ".dsn.lock"
 # hyperparameters that may differ on a resume: where the backbone weights were read from (they
 # are inside the checkpoint) and the memory-bound chunk size (results do not depend on it)
-MAY_DIFFER = frozenset({"weights", "chunk"})
+MAY_DIFFER = frozenset({"features.weights", "features.chunk"})
 
 
 class RunDirError(RuntimeError):
@@ -92,22 +94,26 @@ def resume_checkpoint(run_dir: str | Path) -> Path | None:
 
 def expected_hparams(cfg: DictConfig) -> dict:
     """The model hyperparameters this config builds (what a checkpoint stores)."""
-    model = OmegaConf.to_container(cfg.model, resolve=True)
-    model.pop("_target_", None)
-    return {**model, "seed": cfg.seed, "category": cfg.data.category, "image_size": cfg.data.image_size}
+    return effective_hparams(OmegaConf.to_container(cfg.model, resolve=True), given_head_settings())
+
+
+def flat_settings(hp: dict, prefix: str = "") -> dict:
+    """Nested hyperparameters -> {"features.backbone": ..., "head.hidden": ...}."""
+    out = {}
+    for k, v in hp.items():
+        if isinstance(v, dict):
+            out.update(flat_settings(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = list(v) if isinstance(v, tuple) else v
+    return out
 
 
 def check_same_model(ckpt_path: str | Path, cfg: DictConfig) -> None:
     """Stop, naming the differing settings, when ``ckpt_path`` holds another model than ``cfg``."""
     stored = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters", {})
-    wanted = expected_hparams(cfg)
-
-    def plain(v):
-        return list(v) if isinstance(v, (list, tuple)) else v
-
-    differ = sorted(
-        k for k in wanted.keys() & stored.keys() if k not in MAY_DIFFER and plain(wanted[k]) != plain(stored[k])
-    )
+    stored = flat_settings(nest(stored) if is_flat(stored) else stored)
+    wanted = flat_settings(expected_hparams(cfg))
+    differ = sorted(k for k in wanted.keys() & stored.keys() if k not in MAY_DIFFER and wanted[k] != stored[k])
     if differ:
         key = {"seed": "seed", "category": "data.category", "image_size": "data.image_size"}
         was = ", ".join(f"{key.get(k, 'model.' + k)}={stored[k]}" for k in differ)

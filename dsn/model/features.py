@@ -19,7 +19,7 @@ class MultiScaleFeatures(nn.Module):
     def __init__(self, backbone: nn.Module, *, width: int, n_scales: int, scale_mode: str):
         super().__init__()
         if n_scales < 1:
-            raise ValueError(f"model.n_scales must be at least 1, got {n_scales}")
+            raise ValueError(f"model.features.n_scales must be at least 1, got {n_scales}")
         # channels-last runs the convolutions 2-3x faster on CPU (measured) and on GPU tensor cores
         self.backbone = backbone.to(memory_format=torch.channels_last)
         self.width = width
@@ -29,7 +29,8 @@ class MultiScaleFeatures(nn.Module):
             probe = backbone(torch.zeros(1, 3, 112, 112))
         if probe.shape[1] != width:
             raise ValueError(
-                f"backbone gives {probe.shape[1]} channels but the model expects {width} (setting model.n_features)"
+                f"backbone gives {probe.shape[1]} channels but the model expects {width} "
+                f"(setting model.features.n_features)"
             )
 
     @property
@@ -49,7 +50,7 @@ class MultiScaleFeatures(nn.Module):
                     raise
                 raise ValueError(
                     f"a {xs.shape[-2]}x{xs.shape[-1]} px input (scale {s} of {self.n_scales}) is too "
-                    f"small for this backbone: raise data.image_size or lower model.n_scales"
+                    f"small for this backbone: raise data.image_size or lower model.features.n_scales"
                 ) from err
             pooled.append(fmap.mean(dim=(2, 3)))
         return torch.cat(pooled, dim=1)

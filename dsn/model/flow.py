@@ -28,7 +28,7 @@ class CouplingFlow(nn.Module):
         if n_features < 2:
             raise ValueError(f"the flow needs at least 2 input features, got {n_features}")
         if n_blocks < 1 or hidden < 1:
-            raise ValueError(f"model.n_blocks and model.hidden must be positive, got {n_blocks}, {hidden}")
+            raise ValueError(f"model.head.n_blocks and model.head.hidden must be positive, got {n_blocks}, {hidden}")
         self.n_features = n_features
         first_half = torch.arange(n_features) < n_features // 2
         mask = torch.where(first_half, 1, -1)
@@ -45,7 +45,7 @@ class CouplingFlow(nn.Module):
         if x.ndim != 2 or x.shape[1] != self.n_features:
             raise ValueError(
                 f"the flow takes [N, {self.n_features}] features, got {tuple(x.shape)}: "
-                f"the feature width must equal model.n_features x model.n_scales"
+                f"the feature width must equal model.features.n_features x model.features.n_scales"
             )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

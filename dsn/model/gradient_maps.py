@@ -12,19 +12,26 @@ image's faintest response to 1).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
 from dsn.model.map_filters import blur
 from dsn.model.views import fixed_angles
 
-if TYPE_CHECKING:
-    from dsn.model.embedder import ViewEmbedder
+
+class ViewScorer(Protocol):
+    """What a gradient map needs of a detector (:class:`dsn.model.detector.Detector`)."""
+
+    device: torch.device
+
+    def embed(self, images: torch.Tensor, angles: torch.Tensor) -> torch.Tensor: ...
+
+    def view_scores(self, features: torch.Tensor) -> torch.Tensor: ...
 
 
 def gradient_map(
-    model: ViewEmbedder, image: torch.Tensor, n_rotations: int, sigma: float = 3.0, chunk: int = 8
+    model: ViewScorer, image: torch.Tensor, n_rotations: int, sigma: float = 3.0, chunk: int = 8
 ) -> torch.Tensor:
     """image uint8 or [0, 1] float [3, S, S] -> map [S, S] >= 0 (higher = more anomalous)."""
     device = model.device

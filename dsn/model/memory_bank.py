@@ -21,7 +21,7 @@ def nearest_distances(
     ``l2``: Euclidean distance; ``cosine``: 1 - cosine similarity. Computed in chunks of queries
     through one matrix product each (memory ``chunk x M``); differentiable in ``queries``."""
     if metric not in METRICS:
-        raise ValueError(f"model.metric must be one of {METRICS}, got {metric!r}")
+        raise ValueError(f"model.head.metric must be one of {METRICS}, got {metric!r}")
     if bank.numel() == 0:
         raise ValueError("the memory bank is empty: fit the model on training features first")
     if queries.shape[-1] != bank.shape[-1]:
@@ -52,7 +52,7 @@ def subsample(features: torch.Tensor, size: int | None, method: str, seed: int) 
     """At most ``size`` rows of ``features`` [N, D]: all of them, a seeded random subset, or a
     greedy coreset (:func:`greedy_coreset`). ``size`` None or >= N keeps every row."""
     if method not in SUBSAMPLERS:
-        raise ValueError(f"model.subsample must be one of {SUBSAMPLERS}, got {method!r}")
+        raise ValueError(f"model.head.subsample must be one of {SUBSAMPLERS}, got {method!r}")
     n = features.shape[0]
     # the bank must not alias the caller's tensor; indexing below already copies
     if method == "all" or size is None or size >= n:
@@ -133,11 +133,11 @@ class MemoryBank(nn.Module):
     def __init__(self, width: int, *, k: int, metric: str, size: int | None, subsample: str, seed: int):
         super().__init__()
         if k < 1:
-            raise ValueError(f"model.k must be at least 1, got {k}")
+            raise ValueError(f"model.head.k must be at least 1, got {k}")
         if metric not in METRICS:
-            raise ValueError(f"model.metric must be one of {METRICS}, got {metric!r}")
+            raise ValueError(f"model.head.metric must be one of {METRICS}, got {metric!r}")
         if subsample not in SUBSAMPLERS:
-            raise ValueError(f"model.subsample must be one of {SUBSAMPLERS}, got {subsample!r}")
+            raise ValueError(f"model.head.subsample must be one of {SUBSAMPLERS}, got {subsample!r}")
         self.k, self.metric, self.size, self.method, self.seed = k, metric, size, subsample, seed
         self.register_buffer("rows", torch.empty(0, width))
 

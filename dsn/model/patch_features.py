@@ -25,11 +25,11 @@ class PatchFeatures(nn.Module):
         taps = [int(t) for t in taps]
         if spec is None or not taps or any(t not in spec.taps for t in taps):
             valid = valid_widths(backbone) if spec else sorted(BACKBONES)
-            raise ValueError(f"model.patch_taps must be widths of backbone '{backbone}' ({valid}), got {taps}")
+            raise ValueError(f"model.features.taps must be widths of backbone '{backbone}' ({valid}), got {taps}")
         if neighbourhood < 1 or neighbourhood % 2 == 0:
-            raise ValueError(f"model.neighbourhood must be an odd number >= 1, got {neighbourhood}")
+            raise ValueError(f"model.features.neighbourhood must be an odd number >= 1, got {neighbourhood}")
         if grid < 1:
-            raise ValueError(f"model.grid must be at least 1, got {grid}")
+            raise ValueError(f"model.features.grid must be at least 1, got {grid}")
         deepest = max(taps, key=lambda t: spec.taps[t])
         self.trunk = build_backbone(backbone, deepest, weights).to(memory_format=torch.channels_last)
         self.cut_at = {spec.taps[t] - 1: t for t in taps}  # index of the layer whose output is read

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import torch
 
-from dsn.model.embedder import ViewEmbedder
+from dsn.model.detector import Detector
 
 
 class Progress(Protocol):
@@ -27,7 +27,7 @@ class Progress(Protocol):
 
 @torch.no_grad()
 def embed_stack(
-    model: ViewEmbedder,
+    model: Detector,
     images: torch.Tensor,
     angles: torch.Tensor,
     *,

@@ -38,7 +38,7 @@ def image_auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     if not torch.isfinite(scores).all():
         raise ValueError(
             "anomaly scores contain NaN or inf: the flow diverged; retrain with a lower "
-            "model.lr or check the input images"
+            "model.optimizer.lr or check the input images"
         )
     if not has_both_classes(labels):
         n_bad, n_good = int((labels == 1).sum()), int((labels == 0).sum())

@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 from dsn.data.dataset import MVTecDataset
-from dsn.model.registry import head_size
 from dsn.results.metrics import UndefinedAUROC, image_auroc
 from dsn.utils.memory import peak_memory_mb
 
 
 def run_metrics(module, test_set: MVTecDataset, epochs: int, wall_time_s: float) -> dict:
     hp = module.hparams
-    head = head_size(module.model)
+    size = module.model.size()
+    features, head = hp.features, hp.head
     out = {
         "category": hp.category,
         "model": hp.name,
-        "backbone": hp.backbone,
-        "detector": hp.get("detector", "flow"),
-        **{
-            k: hp[k]
-            for k in ("n_features", "n_scales", "n_blocks", "hidden", "patch_taps", "k", "bank_size")
-            if k in hp
-        },
+        "backbone": features["backbone"],
+        "detector": head["kind"],  # the head; read with "features" (pooled or patches)
+        "features": features["kind"],
+        # the settings tables show, flat (the whole nested model is in the run's .hydra/config.yaml)
+        **{k: features[k] for k in ("n_features", "n_scales") if k in features},
+        **({"patch_taps": list(features["taps"]), "grid": features["grid"]} if "taps" in features else {}),
+        **{k: v for k, v in head.items() if k != "kind" and isinstance(v, (int, float, str, type(None)))},
         "seed": hp.seed,
-        "test_views": hp.test_views,
+        "test_views": module.views.test_views,
         "epochs": epochs,
         "wall_time_s": round(wall_time_s, 1),
         "n_test_good": int((test_set.labels == 0).sum()),
         "n_test_defective": int((test_set.labels == 1).sum()),
-        "flow_params": head["flow_params"],
-        "bank_rows": head["bank_rows"],
-        "backbone_params": sum(p.numel() for p in module.model.features.parameters()),
+        **size,
         "curve_test_auroc": [list(c) for c in module.curve],
         **module.fit_stats,
         **peak_memory_mb(),

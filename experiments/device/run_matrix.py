@@ -26,9 +26,9 @@ SEEDS = (0, 1, 2)
 SMOKE = [
     "trainer.max_epochs=2",
     "trainer.check_val_every_n_epoch=1",
-    "model.hidden=32",
-    "model.n_blocks=2",
-    "model.test_views=4",
+    "model.head.hidden=32",
+    "model.head.n_blocks=2",
+    "model.views.test_views=4",
     "feature_cache.bank_views=4",
     "figures.map_rotations=2",
     "figures.pixel_auroc=false",
@@ -52,7 +52,7 @@ def jobs(category: str) -> dict[str, list[str]]:
         "logger=csv",
         "trainer.enable_progress_bar=false",
         "~callbacks.model_checkpoint",
-        "model.chunk=256",
+        "model.features.chunk=256",
         "feature_cache.batch_images=16",
         "feature_cache.dir=null",
         "data.cache_dir=null",
@@ -62,7 +62,7 @@ def jobs(category: str) -> dict[str, list[str]]:
         f"plain_s{seed}": [
             "experiment=differsqueezenet_paper",
             "figures.enabled=false",
-            f"model.weights={w['differsqueezenet']}",
+            f"model.features.weights={w['differsqueezenet']}",
             f"seed={seed}",
             "feature_cache.train=false",
         ]
@@ -73,12 +73,12 @@ def jobs(category: str) -> dict[str, list[str]]:
             if w[model].is_file():
                 out[f"{model}_paper_s{seed}"] = [
                     f"experiment={model}_paper",
-                    f"model.weights={w[model]}",
+                    f"model.features.weights={w[model]}",
                     f"seed={seed}",
                 ]
         sq = [
             "experiment=differsqueezenet_paper",
-            f"model.weights={w['differsqueezenet']}",
+            f"model.features.weights={w['differsqueezenet']}",
             f"seed={seed}",
             "figures.enabled=false",
         ]

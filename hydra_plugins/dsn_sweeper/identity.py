@@ -37,13 +37,13 @@ IGNORED = (
     "feature_cache.max_gb",
     "data.cache_dir",
     "data.num_workers",
-    "model.chunk",
+    "model.features.chunk",
     "trainer.enable_progress_bar",
 )
 
 
 # the settings that say what an experiment is, named first when two differ
-FIRST = ("model.name", "model.backbone", "data.root", "data.category", "data.test_split", "trainer.max_epochs")
+FIRST = ("model.name", "model.features.backbone", "data.root", "data.category", "data.test_split", "trainer.max_epochs")
 
 
 class StudyMismatch(RuntimeError):
@@ -77,7 +77,7 @@ def study_identity(config: DictConfig, params: dict, seed: int, directions: list
             continue
         if OmegaConf.is_config(value):
             value = OmegaConf.to_container(value, resolve=True)
-        if key == "model.weights" and isinstance(value, str) and value not in ("imagenet", "none", "random"):
+        if key == "model.features.weights" and isinstance(value, str) and value not in ("imagenet", "none", "random"):
             value = Path(value).name  # the file, wherever this machine keeps it
         out[key] = json.dumps(value, sort_keys=True)
     for key, spec in params.items():

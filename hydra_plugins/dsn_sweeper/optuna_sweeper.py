@@ -26,10 +26,10 @@ any moment (:mod:`.study` has the storage, heartbeats and sampler):
 - passwords in ``storage`` are written nowhere (logs, summaries, saved configs show ``***``).
 
 Search space (``params``), one entry per config key:
-    model.hidden: {type: int, low: 128, high: 4096, log: true}
-    model.n_blocks: {type: int, low: 2, high: 12}
-    model.n_features: {type: categorical, choices: [64, 128, 256, 384, 512]}
-    model.lr: {type: float, low: 1e-5, high: 1e-3, log: true}
+    model.head.hidden: {type: int, low: 128, high: 4096, log: true}
+    model.head.n_blocks: {type: int, low: 2, high: 12}
+    model.features.n_features: {type: categorical, choices: [64, 128, 256, 384, 512]}
+    model.optimizer.lr: {type: float, low: 1e-5, high: 1e-3, log: true}
 """
 
 from __future__ import annotations
