@@ -96,7 +96,7 @@ def test_what_the_config_builds_takes_no_defaults():
     from dsn.model.heads import head_class, head_kinds
     from dsn.model.stack_features import embed_stack
     from dsn.results.run_figures import write_run_figures
-    from hydra_plugins.dsn_sweeper.optuna_sweeper import DsnOptunaSweeper
+    from hydra_plugins.dsn_sweeper._sweeper import OptunaWorker
 
     for obj in (
         MVTecDataModule,
@@ -106,7 +106,7 @@ def test_what_the_config_builds_takes_no_defaults():
         *(head_class(kind) for kind in head_kinds()),
         CouplingFlow,
         MultiScaleFeatures,
-        DsnOptunaSweeper,
+        OptunaWorker,
         cache_test_features,
         cache_train_features,
         embed_stack,

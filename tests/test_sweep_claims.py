@@ -11,7 +11,7 @@ import time
 import optuna
 import pytest
 
-from hydra_plugins.dsn_sweeper import retries
+from hydra_plugins.dsn_sweeper import _retries as retries
 
 SETTLE_S = 0.2
 

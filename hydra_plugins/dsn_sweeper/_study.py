@@ -7,7 +7,7 @@
 - Liveness: the storage records a heartbeat per running trial; a trial whose heartbeat is older
   than ``grace_period`` belonged to a dead worker and is failed by whichever worker sees it first.
   A live worker's trial is never failed.
-- Outages: every storage call rides out a lost server for ``storage_retry_s`` (:mod:`.outages`).
+- Outages: every storage call rides out a lost server for ``storage_retry_s`` (:mod:`._outages`).
 - Identity: a study stores what defines its trials and refuses workers of another experiment
   (:mod:`.identity`).
 - Sampling: each trial's values depend only on the study seed, the trial number and the
@@ -27,8 +27,8 @@ from typing import Any
 import optuna
 
 from dsn.utils.secrets import redact
+from hydra_plugins.dsn_sweeper._outages import Outages, RetryingRDBStorage
 from hydra_plugins.dsn_sweeper.identity import ATTR, HASH_ATTR, check_identity, identity_hash
-from hydra_plugins.dsn_sweeper.outages import Outages, RetryingRDBStorage
 
 log = logging.getLogger(__name__)
 
