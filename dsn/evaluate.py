@@ -10,14 +10,14 @@ import hydra
 from omegaconf import DictConfig, open_dict
 
 from dsn import CONF_DIR
-from dsn.engine.checkpoints import load_module
-from dsn.engine.cli_errors import one_line_errors
-from dsn.engine.config_checks import ConfigError, check_eval_config
-from dsn.engine.feature_cache import cache_test_features
-from dsn.engine.instantiate import build_datamodule, build_trainer
-from dsn.engine.loggers import finish_loggers
-from dsn.engine.run_dir import run_dir_lock, save_run_config
-from dsn.engine.score_and_report import score_and_report
+from dsn.config.config_checks import ConfigError, check_eval_config
+from dsn.config.instantiate import build_datamodule, build_trainer
+from dsn.lit.checkpoints import load_module
+from dsn.lit.loggers import finish_loggers
+from dsn.run.cli_errors import one_line_errors
+from dsn.run.feature_cache import cache_test_features
+from dsn.run.run_dir import run_dir_lock, save_run_config
+from dsn.run.score_and_report import score_and_report
 from dsn.utils.tensor_cache import evict
 
 

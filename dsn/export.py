@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from dsn.deploy.scorer import Scorer
-from dsn.engine.checkpoints import load_module
+from dsn.lit.checkpoints import load_module
 from dsn.utils.atomic import write_text_atomic
 
 

@@ -28,10 +28,10 @@ import torch
 from tqdm import tqdm
 
 from dsn.data.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, is_image_file, load_image
-from dsn.engine.checkpoints import load_module
-from dsn.engine.threshold import normalize
+from dsn.lit.checkpoints import load_module
 from dsn.model.views import fixed_angles
 from dsn.results.plots import heat_map_png
+from dsn.results.threshold import normalize
 from dsn.utils.verdict import verdict
 
 

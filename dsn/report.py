@@ -5,7 +5,7 @@ pixel AUROC and AUPRO of the anomaly maps where measured; the paper's Table 2 nu
 labelled as the paper's protocol, the best test-set AUROC over the learning curve (an optimistic
 figure, selected on the test set, shown only for comparison with the published numbers).
 
-    dsn-report logs/differsqueezenet_paper/multiruns/<date> [more dirs] --out experiments/results/report
+    dsn-report logs/differsqueezenet_paper/multiruns/<date> [more dirs] --out logs/report
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def write(rows: list[dict], out: Path, command: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dirs", nargs="+")
-    ap.add_argument("--out", default="experiments/results/report")
+    ap.add_argument("--out", default="logs/report")
     args = ap.parse_args(argv)
     rows = summarise(collect(args.dirs))
     write(rows, Path(args.out), "dsn-report " + " ".join(args.dirs) + f" --out {args.out}")

@@ -41,7 +41,7 @@ def measure_one(
 ) -> dict:
     import torch
 
-    from dsn.engine.instantiate import model_preset
+    from dsn.config.instantiate import model_preset
     from dsn.model.detector import Detector
     from dsn.model.heads import FittedHead
     from dsn.model.views import fixed_angles
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--bank-views", type=int, default=64, help="baselines' bank: views per image (feature_cache.bank_views)"
     )
-    ap.add_argument("--out", default="experiments/results/size")
+    ap.add_argument("--out", default="logs/size")
     ap.add_argument("--presets", nargs="+", default=list(PRESETS), help="conf/model presets to measure")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -1,5 +1,5 @@
 """``dsn-train``: train the flow on one category's defect-free images, then score its test set
-(:func:`dsn.engine.training.train`); with ``objective_categories``, one run per category. Returns
+(:func:`dsn.run.training.train`); with ``objective_categories``, one run per category. Returns
 the objective(s) to a Hydra sweeper."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import hydra
 from omegaconf import DictConfig, open_dict
 
 from dsn import CONF_DIR
-from dsn.engine.cli_errors import one_line_errors
-from dsn.engine.training import train
 from dsn.results.trial_result import write_trial_result
+from dsn.run.cli_errors import one_line_errors
+from dsn.run.training import train
 
 __all__ = ["main", "objective", "train"]
 

@@ -19,8 +19,8 @@ import torch
 
 from dsn.data.images import load_image
 from dsn.deploy.edge import EdgeScorer
-from dsn.engine.checkpoints import load_module
 from dsn.export import export
+from dsn.lit.checkpoints import load_module
 from dsn.model.views import fixed_angles
 from dsn.utils.timing import median_ms
 

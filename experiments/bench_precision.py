@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from dsn.engine.precision import native_bf16
+from dsn.lit.precision import native_bf16
 from dsn.model.flow import CouplingFlow
 from dsn.model.loss import nll_loss
 

@@ -84,7 +84,7 @@ def train(name: str, category: str, overrides: list[str]) -> dict:
 
 def latency_rows(ckpt: Path, category: str, ts=(1, 4, 8, 16, 32, 64), repeats: int = 5) -> list[dict]:
     from dsn.data import MVTecDataset
-    from dsn.engine.checkpoints import load_module
+    from dsn.lit.checkpoints import load_module
     from dsn.model.stack_features import embed_stack
     from dsn.model.views import fixed_angles
     from dsn.results.metrics import image_auroc

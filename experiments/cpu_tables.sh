@@ -68,7 +68,7 @@ model_args() {
     # the same with 8 test rotations, for Magnetic Tile (as full_1scale_T8)
     full_3scale_T8) echo "$(model_args full_3scale) model.views.test_views=8 model.name=squeezenet_full_3scale_T8 task_name=full_3scale_T8" ;;
     full_3scale_small_T8) echo "$(model_args full_3scale_small) model.views.test_views=8 model.name=squeezenet_full_3scale_small_T8 task_name=full_3scale_small_T8" ;;
-    # the stabilisers (dsn.engine.stabilisers), each alone and together; run them at their full length
+    # the stabilisers (dsn.lit.stabilisers), each alone and together; run them at their full length
     # (a cosine schedule's length is the run's: do not continue a shorter one)
     differnet_ema) echo "$(model_args differnet_paper) callbacks=stabilised model.name=differnet_ema task_name=differnet_ema" ;;
     differnet_cosine) echo "$(model_args differnet_paper) model.optimizer.lr_schedule=cosine model.name=differnet_cosine task_name=differnet_cosine" ;;

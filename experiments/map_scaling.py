@@ -15,7 +15,7 @@ import time
 import torch
 
 from dsn.data.dataset import MVTecDataset
-from dsn.engine.checkpoints import load_module
+from dsn.lit.checkpoints import load_module
 from dsn.model.map_filters import unit_range
 from dsn.results.metrics import pixel_auroc
 from dsn.results.region_overlap import pixel_aupro

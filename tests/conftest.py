@@ -91,7 +91,7 @@ def toy_root(tmp_path: Path) -> Path:
 
 def preset(name: str = "differsqueezenet", **overrides) -> dict:
     """A model preset's hyperparameters from conf/ (the only place defaults live), with overrides."""
-    from dsn.engine.instantiate import model_preset
+    from dsn.config.instantiate import model_preset
 
     hp = model_preset(name)
     for key, value in overrides.items():  # a flat name goes to the section that has it

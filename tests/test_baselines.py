@@ -8,8 +8,8 @@ import pytest
 import torch
 from conftest import DEBUG, compose, preset
 
-from dsn.engine.checkpoints import load_module
 from dsn.evaluate import evaluate
+from dsn.lit.checkpoints import load_module
 from dsn.model import Detector
 from dsn.model.memory_bank import MemoryBank, RowStream, greedy_coreset, nearest_distances, subsample
 from dsn.predict import predict
@@ -197,7 +197,7 @@ def test_knn_reuses_the_flows_cached_views(tmp_path, toy_root):
 
 
 def test_bad_baseline_settings_stop_before_any_image_is_read(tmp_path, toy_root):
-    from dsn.engine.config_checks import ConfigError
+    from dsn.config.config_checks import ConfigError
 
     with pytest.raises(ConfigError, match=r"model.head.k must be at least 1, got 0"):
         run(tmp_path / "a", toy_root, "model=knn", "model.head.k=0")

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dsn.engine.checkpoints import load_module
+from dsn.lit.checkpoints import load_module
 
 
 def test_tampered_checkpoint_with_python_objects_is_refused(tmp_path):
@@ -37,7 +37,7 @@ def test_missing_and_garbage_files(tmp_path):
 
 
 def test_checkpoint_writer_is_atomic_and_leaves_no_temporary_files(tmp_path, monkeypatch):
-    from dsn.engine.checkpoints import StreamingCheckpointIO
+    from dsn.lit.checkpoints import StreamingCheckpointIO
 
     io = StreamingCheckpointIO()
     target = tmp_path / "ckpts" / "last.ckpt"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dsn.engine.checkpoints import load_module
+from dsn.lit.checkpoints import load_module
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy_v0"
 

@@ -33,7 +33,7 @@ def test_model_presets_keep_the_paper_flow_and_optimiser(tmp_path, preset, backb
     assert (cfg.data.batch_size * cfg.model.views.train_views, cfg.model.views.test_views) == (96, 64)
     assert cfg.trainer.max_epochs == 192 and cfg.trainer.check_val_every_n_epoch == 8
     assert cfg.logger.wandb.offline is True
-    from dsn.engine.instantiate import build_module
+    from dsn.config.instantiate import build_module
 
     module = build_module(cfg)
     assert type(module).__name__ == "GradientLightning" and module.model.layout.width == flow_in
@@ -41,7 +41,7 @@ def test_model_presets_keep_the_paper_flow_and_optimiser(tmp_path, preset, backb
 
 @pytest.mark.parametrize("name", ["differsqueezenet", "knn", "patchcore"])
 def test_debug_preset_is_tiny_for_every_head(tmp_path, name):
-    from dsn.engine.instantiate import build_module
+    from dsn.config.instantiate import build_module
 
     cfg = compose("train", ["debug=default", f"model={name}"], tmp_path)
     assert cfg.trainer.max_epochs <= 2 and cfg.data.image_size <= 64 and cfg.model.tiny is True
@@ -52,7 +52,7 @@ def test_debug_preset_is_tiny_for_every_head(tmp_path, name):
 
 
 def test_a_head_setting_given_on_the_command_line_wins_over_tiny(tmp_path):
-    from dsn.engine.instantiate import build_module
+    from dsn.config.instantiate import build_module
 
     cfg = compose("train", ["debug=default", "model.head.hidden=24"], tmp_path)
     assert (build_module(cfg).hparams.head["hidden"], build_module(cfg).hparams.head["n_blocks"]) == (24, 2)
@@ -70,7 +70,7 @@ def test_eval_config_requires_a_checkpoint(tmp_path):
 def test_several_ranks_for_one_run_are_refused(tmp_path, overrides):
     """Each rank would score only its shard of the test set (AUROC per rank, no gather): dsn
     refuses a multi-process trainer instead of reporting a wrong number."""
-    from dsn.engine.instantiate import build_trainer
+    from dsn.config.instantiate import build_trainer
 
     cfg = compose("train", ["debug=default", *overrides], tmp_path)
     with pytest.raises(ValueError, match=r"one flow per process, but trainer.devices=2 .* start 2"):
@@ -90,7 +90,7 @@ def test_several_ranks_for_one_run_are_refused(tmp_path, overrides):
 def test_each_knn_baseline_sees_exactly_its_flows_input(tmp_path, baseline, flow):
     import torch
 
-    from dsn.engine.instantiate import build_module
+    from dsn.config.instantiate import build_module
 
     built = {}
     for name in (baseline, flow):

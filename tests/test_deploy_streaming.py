@@ -14,7 +14,7 @@ import torch
 from conftest import REPO, preset
 from PIL import Image
 
-from dsn.engine.modules import module_for
+from dsn.lit.modules import module_for
 
 SIZE = 64
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import REPO, compose
 
-from dsn.engine.config_checks import check_train_config
+from dsn.config.config_checks import check_train_config
 
 SCRIPT = REPO / "experiments" / "cpu_tables.sh"
 NAMES = re.findall(r"^    ([A-Za-z0-9_]+)\) echo", SCRIPT.read_text(), flags=re.M)

@@ -8,8 +8,8 @@ import pytest
 import torch
 from conftest import preset
 
-from dsn.engine.modules import module_for
 from dsn.export import export
+from dsn.lit.modules import module_for
 from dsn.model.views import fixed_angles
 
 

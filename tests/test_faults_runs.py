@@ -29,7 +29,7 @@ from omegaconf import OmegaConf
 
 
 def test_1_eval_takes_the_image_size_from_the_checkpoint(tmp_path, toy_root):
-    from dsn.engine.config_checks import ConfigError
+    from dsn.config.config_checks import ConfigError
     from dsn.evaluate import evaluate
     from dsn.train import train
 
@@ -69,7 +69,7 @@ def test_1_eval_takes_the_image_size_from_the_checkpoint(tmp_path, toy_root):
 
 
 def test_2_a_second_run_into_a_busy_directory_stops_naming_the_owner(tmp_path, toy_root):
-    from dsn.engine.run_dir import run_dir_lock
+    from dsn.run.run_dir import run_dir_lock
 
     run_dir = tmp_path / "run"
     args = ["dsn.train", *DEBUG, f"data.root={toy_root}", f"hydra.run.dir={run_dir}"]
@@ -81,13 +81,13 @@ def test_2_a_second_run_into_a_busy_directory_stops_naming_the_owner(tmp_path, t
 
 
 def test_2_a_killed_owners_lock_is_taken_over(tmp_path):
-    from dsn.engine.run_dir import run_dir_lock
+    from dsn.run.run_dir import run_dir_lock
 
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time; from dsn.engine.run_dir import run_dir_lock\n"
+            "import sys, time; from dsn.run.run_dir import run_dir_lock\n"
             f"with run_dir_lock({str(tmp_path)!r}):\n print('locked', flush=True); time.sleep(60)",
         ],
         cwd=REPO,
@@ -174,7 +174,7 @@ def test_4_a_changed_config_on_a_finished_run_stops_and_keeps_its_config(tmp_pat
     ],
 )
 def test_8_config_errors_come_before_any_image_is_read(tmp_path, override, message):
-    from dsn.engine.config_checks import ConfigError
+    from dsn.config.config_checks import ConfigError
     from dsn.train import train
 
     cfg = train_cfg(tmp_path, tmp_path / "no_data_here", override)  # reading images would fail differently
@@ -211,7 +211,7 @@ def message_strings(path: Path) -> list[str]:
 def test_8_every_key_named_in_a_message_exists(tmp_path):
     cfg = compose("train", ["hparams_search=paper_random"], tmp_path)
     cfg_eval = compose("eval", [], tmp_path / "e")
-    others = [compose("train", [f"model={m}"], tmp_path / m) for m in ("knn", "patchcore")]
+    others = [compose("train", [f"model={m}"], tmp_path / m) for m in ("knn", "patchcore", "gaussian", "svdd")]
     others.append(compose("train", ["callbacks=stabilised"], tmp_path / "stabilised"))
     files = list((REPO / "dsn").rglob("*.py")) + list((REPO / "hydra_plugins").rglob("*.py"))
     named = {m for f in files for s in message_strings(f) for m in KEY.findall(s)}
@@ -247,7 +247,7 @@ def test_9_unreachable_weights_download_names_the_fix(tmp_path, monkeypatch):
 
 
 def test_10_wall_time_covers_the_figures_and_checkpoints_are_not_doubled(tmp_path, toy_root, monkeypatch):
-    import dsn.engine.score_and_report as tr
+    import dsn.run.score_and_report as tr
     from dsn.train import train
 
     real = tr.write_run_figures

@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import DEBUG, compose
 
-from dsn.engine.checkpoints import load_module
+from dsn.lit.checkpoints import load_module
 from dsn.model.extractors import FeatureLayout
 from dsn.model.heads import head_class
 from dsn.train import train
@@ -55,7 +55,7 @@ def test_on_patches_a_view_scores_as_its_farthest_patch():
 
 
 def test_bad_shrinkage_stops_before_any_image_is_read(tmp_path, toy_root):
-    from dsn.engine.config_checks import ConfigError
+    from dsn.config.config_checks import ConfigError
 
     cfg = compose(
         "train", [*DEBUG, f"data.root={tmp_path / 'none'}", "model=gaussian", "model.head.shrinkage=2"], tmp_path

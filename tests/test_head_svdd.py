@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import DEBUG, compose
 
-from dsn.engine.checkpoints import load_module
+from dsn.lit.checkpoints import load_module
 from dsn.model.extractors import FeatureLayout
 from dsn.model.heads import head_class
 from dsn.train import train
@@ -41,7 +41,7 @@ def test_a_network_with_biases_is_refused_by_design():
 
 
 def test_bad_widths_stop_before_any_image_is_read(tmp_path):
-    from dsn.engine.config_checks import ConfigError
+    from dsn.config.config_checks import ConfigError
 
     cfg = compose("train", [*DEBUG, f"data.root={tmp_path / 'none'}", "model=svdd", "model.head.hidden=0"], tmp_path)
     with pytest.raises(ConfigError, match=r"model.head.hidden must be an integer >= 1, got 0"):

@@ -14,11 +14,11 @@ from conftest import REPO
 
 PACKAGE = REPO / "dsn"
 # level of each part: a module may import its own part and parts of a strictly lower level
-LEVEL = {"commands": 4, "engine": 3, "results": 2, "deploy": 2, "model": 1, "data": 1, "utils": 0}
+LEVEL = {"commands": 6, "run": 5, "config": 4, "lit": 3, "results": 2, "deploy": 2, "model": 1, "data": 1, "utils": 0}
 
 
 def part_of(module: str) -> str:
-    """``dsn.engine.training`` -> engine; ``dsn.train`` -> commands; ``dsn`` -> utils (CONF_DIR only)."""
+    """``dsn.run.training`` -> run; ``dsn.train`` -> commands; ``dsn`` -> utils (CONF_DIR only)."""
     parts = module.split(".")
     if len(parts) == 1:
         return "utils"
@@ -57,7 +57,7 @@ def test_frameworks_stay_in_their_layers(name, path):
     top = {i.split(".")[0] for i in imports(path)}
     part = part_of(name)
     if part in ("model", "data", "results", "deploy", "utils"):
-        assert not top & {"hydra", "omegaconf"}, f"{name} uses Hydra: only commands and dsn.engine may"
+        assert not top & {"hydra", "omegaconf"}, f"{name} uses Hydra (only commands, run, config, lit may)"
     if part in ("model", "utils", "deploy"):
         assert not top & {"lightning", "wandb"}, f"{name} imports Lightning or W&B"
     if part == "data":  # the LightningDataModule lives here, apart from its Dataset
@@ -89,13 +89,13 @@ def test_what_the_config_builds_takes_no_defaults():
     import inspect
 
     from dsn.data import MVTecDataModule
-    from dsn.engine.detector_module import DetectorLightning
-    from dsn.engine.feature_cache import cache_test_features, cache_train_features
+    from dsn.lit.detector_module import DetectorLightning
     from dsn.model import CouplingFlow, Detector, ViewPolicy
     from dsn.model.features import MultiScaleFeatures
     from dsn.model.heads import head_class, head_kinds
     from dsn.model.stack_features import embed_stack
     from dsn.results.run_figures import write_run_figures
+    from dsn.run.feature_cache import cache_test_features, cache_train_features
     from hydra_plugins.dsn_sweeper._sweeper import OptunaWorker
 
     for obj in (

@@ -6,8 +6,8 @@ import pytest
 import torch
 from conftest import DEBUG, compose
 
-import dsn.engine.precision as precision
-from dsn.engine.instantiate import build_trainer
+import dsn.lit.precision as precision
+from dsn.config.instantiate import build_trainer
 from dsn.train import train
 
 

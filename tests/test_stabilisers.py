@@ -9,9 +9,9 @@ import pytest
 import torch
 from conftest import DEBUG, compose
 
-from dsn.engine.checkpoints import load_module
-from dsn.engine.stabilisers import FlowEMA
 from dsn.evaluate import evaluate
+from dsn.lit.checkpoints import load_module
+from dsn.lit.stabilisers import FlowEMA
 from dsn.train import train
 
 

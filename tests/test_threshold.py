@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from dsn.engine.threshold import NO_THRESHOLD, f1_optimal, fit_threshold, normalize
+from dsn.results.threshold import NO_THRESHOLD, f1_optimal, fit_threshold, normalize
 
 
 def test_threshold_keeps_the_target_false_positive_rate():

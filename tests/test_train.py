@@ -7,8 +7,8 @@ import torch
 from conftest import DEBUG, compose
 from wandb_files import read_run
 
-from dsn.engine.checkpoints import load_module
 from dsn.evaluate import evaluate
+from dsn.lit.checkpoints import load_module
 from dsn.train import train
 
 
@@ -176,7 +176,7 @@ def test_eval_can_score_a_checkpoint_with_other_test_rotations(tmp_path, toy_roo
 def test_training_rotations_can_be_switched_off(tmp_path, toy_root):
     from conftest import preset
 
-    from dsn.engine.modules import module_for
+    from dsn.lit.modules import module_for
 
     module = module_for(preset(weights="none", n_blocks=1, hidden=8, train_rotations=False))
     assert torch.equal(module.views.bank(5, 16, seed=0), torch.zeros(5, 1))  # one upright view per image
@@ -194,7 +194,7 @@ def test_colour_jitter_trains_on_the_feature_bank_with_its_own_seeded_views(tmp_
     test views are never jittered, so a jittering run shares the test-feature cache of one without."""
     from conftest import preset
 
-    from dsn.engine.modules import module_for
+    from dsn.lit.modules import module_for
 
     module = module_for(preset(weights="none", n_blocks=1, hidden=8, brightness=0.3, train_rotations=False))
     factors = module.views.bank_jitter(5, 16, seed=0)

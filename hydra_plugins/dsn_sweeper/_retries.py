@@ -112,7 +112,7 @@ class WorkerSignalled(RuntimeError):
 def stop_on_sigterm() -> None:
     """A worker that runs its trials in-process turns SIGTERM into :class:`WorkerSignalled`.
     Inside a fit, Lightning's handler runs first and calls this one: then only Lightning's own
-    graceful stop (checkpoint, :class:`dsn.engine.interruption.Interrupted`) happens."""
+    graceful stop (checkpoint, :class:`dsn.lit.interruption.Interrupted`) happens."""
 
     def on_sigterm(signum, frame) -> None:
         if signal.getsignal(signal.SIGTERM) is on_sigterm:  # not inside Lightning's fit

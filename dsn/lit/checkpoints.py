@@ -25,8 +25,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from dsn.engine.detector_module import DetectorLightning
-from dsn.engine.modules import module_for
+from dsn.lit.detector_module import DetectorLightning
+from dsn.lit.modules import module_for
 from dsn.model.legacy_hparams import is_flat, nest, rename_state
 from dsn.utils.atomic import write_atomic
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dsn.engine.detector_module import DetectorLightning
-from dsn.engine.fitted_module import FittedLightning
-from dsn.engine.gradient_module import GradientLightning
+from dsn.lit.detector_module import DetectorLightning
+from dsn.lit.fitted_module import FittedLightning
+from dsn.lit.gradient_module import GradientLightning
 from dsn.model.heads import head_class, with_tiny
 
 BY_STYLE: dict[str, type[DetectorLightning]] = {"gradient": GradientLightning, "fitted": FittedLightning}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from dsn.engine.detector_module import DetectorLightning
+from dsn.lit.detector_module import DetectorLightning
 from dsn.model.memory_bank import RowStream
 
 

@@ -16,16 +16,16 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
-from dsn.engine.checkpoints import save_final_checkpoint, trained_epochs
-from dsn.engine.config_checks import check_train_config
-from dsn.engine.feature_cache import cache_test_features, cache_train_features
-from dsn.engine.instantiate import build_datamodule, build_module, build_trainer, last_checkpoint
-from dsn.engine.interruption import SaveOnSignal, stopped_by_signal
-from dsn.engine.loggers import finish_loggers, log_config
-from dsn.engine.run_dir import check_same_model, resume_checkpoint, run_dir_lock, save_run_config
-from dsn.engine.score_and_report import score_and_report
-from dsn.engine.threshold import f1_optimal, fit_threshold
+from dsn.config.config_checks import check_train_config
+from dsn.config.instantiate import build_datamodule, build_module, build_trainer, last_checkpoint
+from dsn.lit.checkpoints import save_final_checkpoint, trained_epochs
+from dsn.lit.interruption import SaveOnSignal, stopped_by_signal
+from dsn.lit.loggers import finish_loggers, log_config
 from dsn.results.metrics import has_both_classes
+from dsn.results.threshold import f1_optimal, fit_threshold
+from dsn.run.feature_cache import cache_test_features, cache_train_features
+from dsn.run.run_dir import check_same_model, resume_checkpoint, run_dir_lock, save_run_config
+from dsn.run.score_and_report import score_and_report
 from dsn.utils.memory import peak_rss_mb
 from dsn.utils.tensor_cache import evict
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from dsn.engine.checkpoints import link_last, prune_checkpoints, trained_epochs
+from dsn.lit.checkpoints import link_last, prune_checkpoints, trained_epochs
 
 EXIT_STATUS = 143  # 128 + SIGTERM, what a scheduler expects of a process it terminated
 

@@ -14,12 +14,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from dsn import CONF_DIR
 from dsn.data import MVTecDataModule
-from dsn.engine.checkpoints import StreamingCheckpointIO
-from dsn.engine.detector_module import DetectorLightning
-from dsn.engine.interruption import SaveOnSignal
-from dsn.engine.loggers import wandb_identity
-from dsn.engine.modules import effective_hparams, given_head_settings, module_for
-from dsn.engine.precision import resolve_precision
+from dsn.lit.checkpoints import StreamingCheckpointIO
+from dsn.lit.detector_module import DetectorLightning
+from dsn.lit.interruption import SaveOnSignal
+from dsn.lit.loggers import wandb_identity
+from dsn.lit.modules import effective_hparams, given_head_settings, module_for
+from dsn.lit.precision import resolve_precision
 
 
 def build_datamodule(cfg: DictConfig) -> MVTecDataModule:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from dsn.data.dataset import MVTecDataset
-from dsn.engine.detector_module import DetectorLightning
+from dsn.lit.detector_module import DetectorLightning
 from dsn.model.stack_features import embed_stack
 from dsn.model.views import JITTER_KNOBS
 from dsn.utils.tensor_cache import PartialRows, cached_tensor

@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from dsn.engine.checkpoints import trained_epochs
-from dsn.engine.modules import effective_hparams, given_head_settings
+from dsn.lit.checkpoints import trained_epochs
+from dsn.lit.modules import effective_hparams, given_head_settings
 from dsn.model.legacy_hparams import is_flat, nest
 from dsn.utils.atomic import write_text_atomic
 from dsn.utils.secrets import redact

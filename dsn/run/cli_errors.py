@@ -17,10 +17,10 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-from dsn.engine.config_checks import ConfigError
-from dsn.engine.interruption import EXIT_STATUS, Interrupted
-from dsn.engine.run_dir import RunDirError
+from dsn.config.config_checks import ConfigError
+from dsn.lit.interruption import EXIT_STATUS, Interrupted
 from dsn.model.backbones import WeightsFileError, WeightsUnavailable
+from dsn.run.run_dir import RunDirError
 from dsn.utils.atomic import NO_ROOM, DiskWriteError
 from dsn.utils.image_files import ImageError
 

@@ -2,8 +2,8 @@
 scoring loops, AUROC logging, the stored decision threshold and the learning curve kept in
 checkpoints.
 
-One subclass per training style (:mod:`dsn.engine.gradient_module` for heads trained by gradient
-steps, :mod:`dsn.engine.fitted_module` for heads fitted once); :func:`dsn.engine.modules.module_for`
+One subclass per training style (:mod:`dsn.lit.gradient_module` for heads trained by gradient
+steps, :mod:`dsn.lit.fitted_module` for heads fitted once); :func:`dsn.lit.modules.module_for`
 picks it from the head. Hyperparameters are the run's nested ``model`` settings, plain values
 (``save_hyperparameters``), so a checkpoint rebuilds the module without Hydra.
 """
@@ -16,10 +16,10 @@ import warnings
 import lightning as L
 import torch
 
-from dsn.engine.threshold import NO_THRESHOLD, Decision
 from dsn.model.detector import Detector
 from dsn.model.view_policy import ViewPolicy
 from dsn.results.metrics import UndefinedAUROC, image_auroc
+from dsn.results.threshold import NO_THRESHOLD, Decision
 
 
 class DetectorLightning(L.LightningModule):
@@ -50,13 +50,13 @@ class DetectorLightning(L.LightningModule):
         self.test_labels: torch.Tensor | None = None
         self.curve: list[tuple[int, float]] = []
         self.fit_stats: dict[str, float] = {}
-        # (threshold, min, max, target FPR) of held-out good scores; NaN until set (dsn.engine.threshold)
+        # (threshold, min, max, target FPR) of held-out good scores; NaN until set (dsn.results.threshold)
         self.register_buffer("decision", torch.tensor(NO_THRESHOLD, dtype=torch.float64))
         self._fit_start: tuple[float, int] = (0.0, 0)
 
     @property
     def stored_decision(self) -> Decision:
-        """The decision buffer, named (dsn.engine.threshold.Decision)."""
+        """The decision buffer, named (dsn.results.threshold.Decision)."""
         return Decision.of(self.decision)
 
     def _step_generator(self) -> torch.Generator:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from dsn.engine.detector_module import DetectorLightning
+from dsn.lit.detector_module import DetectorLightning
 
 LR_SCHEDULES = ("constant", "cosine")
 OPTIMIZER_KEYS = ("lr", "betas", "eps", "weight_decay", "lr_schedule")
@@ -33,7 +33,7 @@ class GradientLightning(DetectorLightning):
         if "features" not in batch:
             return self.fresh_views(batch["image"])
         bank = batch["features"]  # cached bank of V views per image: pick k distinct ones
-        b, v, f = bank.shape  # v >= k: checked up front (dsn.engine.config_checks)
+        b, v, f = bank.shape  # v >= k: checked up front (dsn.config.config_checks)
         if v == 1:  # without train_rotations: one upright view per image, seen k times a step
             return bank.expand(b, k, f)
         pick = torch.rand(b, v, generator=self._step_generator()).argsort(dim=1)[:, :k].to(bank.device)
