@@ -7,6 +7,8 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 DATA ?= ../shared/data/mvtec_ad
 CATEGORY ?= bottle
 WEIGHTS ?= ../shared/weights/squeezenet1_1_imagenet.pth
+# more settings for train, sweep, test and test-slow: make train ARGS="model=knn seed=1"
+ARGS ?=
 
 .PHONY: help install system-deps test test-slow lint format train sweep clean
 
@@ -27,10 +29,10 @@ system-deps:  ## Debian packages the suite's SLURM tests need (as root; CI runs 
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_DEPS)
 
 test:  ## the test suite (its measured time: README, "Test")
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(ARGS)
 
 test-slow:  ## the tests marked slow (real-data accuracy checks, minutes each)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow $(ARGS)
 
 lint:  ## ruff: lint and format check (as CI runs them)
 	$(BIN)/ruff check .
@@ -41,10 +43,10 @@ format:  ## ruff: fix what it can and format the code
 	$(BIN)/ruff format .
 
 train:  ## train DifferSqueezeNet on $(CATEGORY) under $(DATA) with local weights $(WEIGHTS)
-	$(BIN)/dsn-train data.root=$(DATA) data.category=$(CATEGORY) model.features.weights=$(WEIGHTS)
+	$(BIN)/dsn-train data.root=$(DATA) data.category=$(CATEGORY) model.features.weights=$(WEIGHTS) $(ARGS)
 
 sweep:  ## the paper's random search (20 trials, resumable) for DifferSqueezeNet on $(CATEGORY)
-	$(BIN)/dsn-train -m hparams_search=paper_random data.root=$(DATA) data.category=$(CATEGORY) model.features.weights=$(WEIGHTS)
+	$(BIN)/dsn-train -m hparams_search=paper_random data.root=$(DATA) data.category=$(CATEGORY) model.features.weights=$(WEIGHTS) $(ARGS)
 
 clean:  ## remove run logs, caches and build leftovers (keeps .venv)
 	rm -rf logs .cache build *.egg-info .pytest_cache

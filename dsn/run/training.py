@@ -8,6 +8,7 @@ weights, and nothing (epoch, checkpoint) is ever selected on it.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -22,17 +23,22 @@ from dsn.lit.checkpoints import save_final_checkpoint, trained_epochs
 from dsn.lit.interruption import SaveOnSignal, stopped_by_signal
 from dsn.lit.loggers import finish_loggers, log_config
 from dsn.results.metrics import has_both_classes
+from dsn.results.run_summary import summary_line
 from dsn.results.threshold import f1_optimal, fit_threshold
 from dsn.run.feature_cache import cache_test_features, cache_train_features
+from dsn.run.quiet import quiet_third_party
 from dsn.run.run_dir import check_same_model, resume_checkpoint, run_dir_lock, save_run_config
 from dsn.run.score_and_report import score_and_report
 from dsn.utils.memory import peak_rss_mb
 from dsn.utils.tensor_cache import evict
 
+log = logging.getLogger(__name__)
+
 
 def train(cfg: DictConfig) -> dict:
     """Fit and test one model on one category; returns the metrics also written to metrics.json."""
     start = time.monotonic()
+    quiet_third_party()
     check_train_config(cfg)  # before any image is decoded
     with run_dir_lock(cfg.paths.output_dir):  # one run per directory
         ckpt = checkpoint_to_resume(cfg)
@@ -52,6 +58,8 @@ def train(cfg: DictConfig) -> dict:
             raise stopped_by_signal(trainer, on_signal, cfg.paths.output_dir) from None
         finally:
             finish_loggers(trainer, ok)
+    if metrics:  # the run's last line (console and the run's train.log): what it found, where
+        log.info(summary_line(metrics, Path(cfg.paths.output_dir) / "metrics.json"))
     return metrics
 
 

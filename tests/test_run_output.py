@@ -1,0 +1,47 @@
+"""What a run prints: it ends with one line saying what it found (image AUROC, pixel metrics
+where computed, the threshold, passes, wall time, peak memory) and where ``metrics.json`` is; the
+same line is in the run's ``train.log``; third-party notices that do not apply to dsn (Lightning's
+srun hint, its eval-mode warning for the frozen backbone, its cloud tips, its own deprecation)
+are not shown."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import DEBUG, REPO
+
+from dsn.run.quiet import NOTICES, TIP
+
+
+def test_a_run_ends_with_what_it_found_and_shows_no_notices_that_do_not_apply(tmp_path, toy_root):
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "dsn.train", *DEBUG, f"data.root={toy_root}", "data.val_fraction=0.34"]
+    out = subprocess.run([*cmd, f"hydra.run.dir={run_dir}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    last = out.stdout.strip().splitlines()[-1]
+    assert f"toy differsqueezenet seed 0: image AUROC {100 * metrics['auroc']:.1f}" in last, last
+    assert f"threshold {metrics['threshold']:.4g}" in last and f"pixel AUROC {100 * metrics['pixel_auroc']:.1f}" in last
+    assert f"{metrics['epochs']} passes" in last and "peak" in last and last.endswith(str(run_dir / "metrics.json"))
+    assert last.split(" - ", 1)[1] in Path(run_dir / "train.log").read_text()
+    shown = out.stdout + out.stderr
+    for text in (*NOTICES, TIP):
+        assert text.replace("\\", "") not in shown, text
+    assert "srun" not in shown and "eval mode" not in shown and "LeafSpec" not in shown
+
+
+def test_make_train_passes_args_through(tmp_path, toy_root):
+    """``make train ARGS="..."`` (the same for sweep, test, test-slow): settings reach dsn-train."""
+    args = f"debug=default data.image_size=32 data.batch_size=3 paths.log_dir={tmp_path} seed=3"
+    out = subprocess.run(
+        ["make", "train", f"DATA={toy_root}", "CATEGORY=toy", "WEIGHTS=none", f"ARGS={args}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "toy differsqueezenet seed 3: image AUROC" in out.stdout.strip().splitlines()[-1]
+    (metrics,) = tmp_path.glob("debug/runs/*/metrics.json")
+    assert json.loads(metrics.read_text())["seed"] == 3
