@@ -10,11 +10,18 @@ import hydra
 from omegaconf import DictConfig, open_dict
 
 from dsn import CONF_DIR
-from dsn.results.trial_result import write_trial_result
-from dsn.run.cli_errors import one_line_errors
-from dsn.run.training import train
 
-__all__ = ["main", "objective", "train"]
+__all__ = ["main", "objective"]  # and train, on first use (below)
+
+
+def __getattr__(name: str):
+    """``dsn.train.train``: the run itself, imported on first use. Torch and Lightning load only
+    once a run starts, so ``dsn-train --help`` and a config error answer without them."""
+    if name == "train":
+        from dsn.run.training import train
+
+        return train
+    raise AttributeError(name)
 
 
 def objective(cfg: DictConfig) -> float | list[float] | None:
@@ -28,7 +35,7 @@ def objective(cfg: DictConfig) -> float | list[float] | None:
             cfg.data.category = cat
             if len(categories) > 1:
                 cfg.paths.output_dir = str(base / cat)
-        runs.append(train(cfg))
+        runs.append(__getattr__("train")(cfg))
     values = []
     for name in cfg.optimized_metrics:
         per = [m.get(name) for m in runs]
@@ -36,6 +43,8 @@ def objective(cfg: DictConfig) -> float | list[float] | None:
             return None
         values.append(sum(per) / len(per))
     if cfg.get("trial") is not None:  # a sweep's trial: its result outlives a failed tell (dsn_sweeper)
+        from dsn.results.trial_result import write_trial_result
+
         write_trial_result(base, list(cfg.optimized_metrics), values)
     return values[0] if len(values) == 1 else values
 
@@ -43,6 +52,8 @@ def objective(cfg: DictConfig) -> float | list[float] | None:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | list[float] | None:
     """Hydra entry point; returns the objective(s) so Hydra sweepers can optimise them."""
+    from dsn.run.cli_errors import one_line_errors
+
     return one_line_errors(objective, cfg)
 
 
