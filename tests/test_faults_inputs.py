@@ -17,7 +17,7 @@ from fault_helpers import cli, huge_png, train_cfg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-# ---- 5: oversized images ------------------------------------------------------------------------
+# ---- oversized images ------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def checkpoint(tmp_path_factory):
     return tmp / "run" / "checkpoints" / "last.ckpt"
 
 
-def test_5_an_oversized_image_is_one_error_row_and_training_names_it(tmp_path, checkpoint, toy_root):
+def test_an_oversized_image_is_one_error_row_and_training_names_it(tmp_path, checkpoint, toy_root):
     from dsn.predict import predict
     from dsn.train import train
     from dsn.utils.image_files import ImageError
@@ -47,7 +47,7 @@ def test_5_an_oversized_image_is_one_error_row_and_training_names_it(tmp_path, c
         train(train_cfg(tmp_path, toy_root))
 
 
-def test_5_edge_runtime_scores_every_file_it_can(tmp_path, checkpoint):
+def test_edge_runtime_scores_every_file_it_can(tmp_path, checkpoint):
     import numpy as np
 
     from dsn.export import export
@@ -66,10 +66,10 @@ def test_5_edge_runtime_scores_every_file_it_can(tmp_path, checkpoint):
     assert usage.returncode == 2 and "usage:" in usage.stderr and "IndexError" not in usage.stderr
 
 
-# ---- 6: every input a row, in order; unique heat maps --------------------------------------------
+# ---- every input a row, in order; unique heat maps --------------------------------------------
 
 
-def test_6_same_named_images_get_their_own_heat_maps_and_bad_inputs_their_rows(tmp_path, checkpoint):
+def test_same_named_images_get_their_own_heat_maps_and_bad_inputs_their_rows(tmp_path, checkpoint):
     import numpy as np
 
     from dsn.predict import predict
@@ -113,7 +113,7 @@ def make_input(kind: str, folder: Path, i: int) -> str:
 @given(
     kinds=st.lists(st.sampled_from(["good", "broken", "text", "link", "missing", "empty_dir"]), min_size=1, max_size=6)
 )
-def test_6_predict_gives_every_input_one_row_in_order(tmp_path_factory, checkpoint, kinds):
+def test_predict_gives_every_input_one_row_in_order(tmp_path_factory, checkpoint, kinds):
     import csv
 
     from dsn.predict import main as predict_main
@@ -132,10 +132,10 @@ def test_6_predict_gives_every_input_one_row_in_order(tmp_path_factory, checkpoi
     assert code == (2 if any(k != "good" for k in kinds) else 0)
 
 
-# ---- 7: the cache is only a speed-up -------------------------------------------------------------
+# ---- the cache is only a speed-up -------------------------------------------------------------
 
 
-def test_7_an_unwritable_cache_warns_and_the_run_goes_on(tmp_path, toy_root):
+def test_an_unwritable_cache_warns_and_the_run_goes_on(tmp_path, toy_root):
     from dsn.train import train
 
     blocker = tmp_path / "a_file"
@@ -148,7 +148,7 @@ def test_7_an_unwritable_cache_warns_and_the_run_goes_on(tmp_path, toy_root):
     assert 0.0 <= metrics["auroc"] <= 1.0
 
 
-def test_7_the_cache_is_capped_least_recently_used_first(tmp_path, toy_root):
+def test_the_cache_is_capped_least_recently_used_first(tmp_path, toy_root):
     from dsn.cache import main as cache_main
     from dsn.train import train
     from dsn.utils.tensor_cache import cached_tensor, evict
@@ -186,7 +186,7 @@ class _CountingEmbedder(torch.nn.Module):
 
 
 @pytest.mark.parametrize("kept", ["damaged", "other_views", "first_3"])
-def test_7_a_partial_bank_is_taken_only_when_it_fits(tmp_path, kept):
+def test_a_partial_bank_is_taken_only_when_it_fits(tmp_path, kept):
     """The rows an interrupted embedding kept (``<entry>.partial.pt``) are taken as they are only
     when they are this stack's first images; damaged rows are deleted and rows of another stack
     (another view count) are ignored: either way every image is embedded anew, nothing fails."""

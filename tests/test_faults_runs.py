@@ -25,10 +25,10 @@ from conftest import REPO, compose
 from fault_helpers import DEBUG, cli, train_cfg
 from omegaconf import OmegaConf
 
-# ---- 1: dsn-eval scores at the checkpoint's image size ------------------------------------------
+# ---- dsn-eval scores at the checkpoint's image size ------------------------------------------
 
 
-def test_1_eval_takes_the_image_size_from_the_checkpoint(tmp_path, toy_root):
+def test_eval_takes_the_image_size_from_the_checkpoint(tmp_path, toy_root):
     from dsn.config.config_checks import ConfigError
     from dsn.evaluate import evaluate
     from dsn.train import train
@@ -65,10 +65,10 @@ def test_1_eval_takes_the_image_size_from_the_checkpoint(tmp_path, toy_root):
         )
 
 
-# ---- 2: one run directory, one owner ------------------------------------------------------------
+# ---- one run directory, one owner ------------------------------------------------------------
 
 
-def test_2_a_second_run_into_a_busy_directory_stops_naming_the_owner(tmp_path, toy_root):
+def test_a_second_run_into_a_busy_directory_stops_naming_the_owner(tmp_path, toy_root):
     from dsn.run.run_dir import run_dir_lock
 
     run_dir = tmp_path / "run"
@@ -80,7 +80,7 @@ def test_2_a_second_run_into_a_busy_directory_stops_naming_the_owner(tmp_path, t
     assert "Traceback" not in out.stderr and not (run_dir / "metrics.json").exists()
 
 
-def test_2_a_killed_owners_lock_is_taken_over(tmp_path):
+def test_a_killed_owners_lock_is_taken_over(tmp_path):
     from dsn.run.run_dir import run_dir_lock
 
     holder = subprocess.Popen(
@@ -106,7 +106,7 @@ def test_2_a_killed_owners_lock_is_taken_over(tmp_path):
         assert f"PID {os.getpid()}" in (tmp_path / ".dsn.lock").read_text()
 
 
-# ---- 3 and 4: resume never silently restarts ----------------------------------------------------
+# ---- resume never silently restarts ----------------------------------------------------
 
 
 def two_checkpoints(tmp_path, root):
@@ -119,7 +119,7 @@ def two_checkpoints(tmp_path, root):
     return ckpts
 
 
-def test_3_a_dangling_last_ckpt_resumes_from_the_newest_epoch_file(tmp_path, toy_root):
+def test_a_dangling_last_ckpt_resumes_from_the_newest_epoch_file(tmp_path, toy_root):
     from dsn.train import train
 
     ckpts = two_checkpoints(tmp_path, toy_root)
@@ -130,7 +130,7 @@ def test_3_a_dangling_last_ckpt_resumes_from_the_newest_epoch_file(tmp_path, toy
     assert not list(ckpts.glob(".*.tmp*"))
 
 
-def test_4_a_damaged_newest_checkpoint_is_skipped_with_its_name(tmp_path, toy_root):
+def test_a_damaged_newest_checkpoint_is_skipped_with_its_name(tmp_path, toy_root):
     from dsn.train import train
 
     ckpts = two_checkpoints(tmp_path, toy_root)
@@ -141,7 +141,7 @@ def test_4_a_damaged_newest_checkpoint_is_skipped_with_its_name(tmp_path, toy_ro
     assert metrics["fit_from_epoch"] == 1
 
 
-def test_4_a_changed_config_on_a_finished_run_stops_and_keeps_its_config(tmp_path, toy_root):
+def test_a_changed_config_on_a_finished_run_stops_and_keeps_its_config(tmp_path, toy_root):
     run_dir = tmp_path / "run"
     base = ["dsn.train", *DEBUG, f"data.root={toy_root}", f"hydra.run.dir={run_dir}"]
     assert cli(*base).returncode == 0
@@ -157,7 +157,7 @@ def test_4_a_changed_config_on_a_finished_run_stops_and_keeps_its_config(tmp_pat
     assert (run_dir / ".hydra" / "config.yaml").read_text() == config  # the finished run's config is kept
 
 
-# ---- 8: config errors come first, one line, with real keys -----------------------------------------
+# ---- config errors come first, one line, with real keys -----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ def test_4_a_changed_config_on_a_finished_run_stops_and_keeps_its_config(tmp_pat
         ("data.val_fraction=1.5", "data.val_fraction must be a number in [0.0, 1.0), got 1.5"),
     ],
 )
-def test_8_config_errors_come_before_any_image_is_read(tmp_path, override, message):
+def test_config_errors_come_before_any_image_is_read(tmp_path, override, message):
     from dsn.config.config_checks import ConfigError
     from dsn.train import train
 
@@ -182,7 +182,7 @@ def test_8_config_errors_come_before_any_image_is_read(tmp_path, override, messa
         train(cfg)
 
 
-def test_8_config_error_is_one_line_on_the_command_line(tmp_path, toy_root):
+def test_config_error_is_one_line_on_the_command_line(tmp_path, toy_root):
     out = cli("dsn.train", *DEBUG, f"data.root={toy_root}", "model.head.hidden=abc", f"hydra.run.dir={tmp_path / 'r'}")
     assert out.returncode == 1
     assert out.stderr.strip() == "error: model.head.hidden must be an integer, got 'abc'"
@@ -208,7 +208,7 @@ def message_strings(path: Path) -> list[str]:
     return out
 
 
-def test_8_every_key_named_in_a_message_exists(tmp_path):
+def test_every_key_named_in_a_message_exists(tmp_path):
     cfg = compose("train", ["hparams_search=paper_random"], tmp_path)
     cfg_eval = compose("eval", [], tmp_path / "e")
     others = [compose("train", [f"model={m}"], tmp_path / m) for m in ("knn", "patchcore", "gaussian", "svdd")]
@@ -224,10 +224,10 @@ def test_8_every_key_named_in_a_message_exists(tmp_path):
     assert not missing, f"messages name keys that do not exist: {missing}"
 
 
-# ---- 9: a failed weights download says what to do -------------------------------------------------
+# ---- a failed weights download says what to do -------------------------------------------------
 
 
-def test_9_unreachable_weights_download_names_the_fix(tmp_path, monkeypatch):
+def test_unreachable_weights_download_names_the_fix(tmp_path, monkeypatch):
     from dsn.model.backbones import WeightsUnavailable, build_backbone
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # nothing cached
@@ -243,10 +243,10 @@ def test_9_unreachable_weights_download_names_the_fix(tmp_path, monkeypatch):
         build_backbone("squeezenet1_1", 128, "imagenet")
 
 
-# ---- 10: the whole run's wall time; one file per kept checkpoint ----------------------------------
+# ---- the whole run's wall time; one file per kept checkpoint ----------------------------------
 
 
-def test_10_wall_time_covers_the_figures_and_checkpoints_are_not_doubled(tmp_path, toy_root, monkeypatch):
+def test_wall_time_covers_the_figures_and_checkpoints_are_not_doubled(tmp_path, toy_root, monkeypatch):
     import dsn.run.score_and_report as tr
     from dsn.train import train
 
