@@ -1,87 +1,31 @@
 """``dsn-eval``: score a saved checkpoint on a category's test set (no training): metrics.json
-and, as configured by ``figures``, the same figures and pixel AUROC a training run draws."""
+and, as configured by ``figures``, the same figures and pixel AUROC a training run draws
+(:func:`dsn.run.evaluation.evaluate`)."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
-
 import hydra
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from dsn import CONF_DIR
-from dsn.config.config_checks import ConfigError, check_eval_config
-from dsn.config.instantiate import build_datamodule, build_trainer
-from dsn.lit.checkpoints import load_module
-from dsn.lit.loggers import finish_loggers
-from dsn.run.cli_errors import one_line_errors
-from dsn.run.feature_cache import cache_test_features
-from dsn.run.run_dir import run_dir_lock, save_run_config
-from dsn.run.score_and_report import score_and_report
-from dsn.utils.tensor_cache import evict
+
+__all__ = ["main"]  # and evaluate, on first use (below)
 
 
-def evaluate(cfg: DictConfig) -> dict:
-    """Test the checkpoint ``cfg.ckpt_path`` on ``cfg.data``; returns (and writes) its metrics."""
-    if not cfg.get("ckpt_path"):
-        raise ConfigError("dsn-eval needs ckpt_path=<run dir>/checkpoints/last.ckpt")
-    check_eval_config(cfg)
-    start = time.monotonic()
-    with run_dir_lock(cfg.paths.output_dir):
-        module = load_module(cfg.ckpt_path)
-        use_checkpoint_input(cfg, module)
-        save_run_config(cfg, cfg.paths.output_dir)
-        if cfg.data.category != module.hparams.category:
-            print(f"note: checkpoint trained on '{module.hparams.category}', evaluating on '{cfg.data.category}'")
-        module.hparams.category = cfg.data.category
-        if cfg.get("test_views") is not None:  # an ablation of the test-time views on a trained model
-            module.views = replace(module.views, test_views=int(cfg.test_views))
-            module.hparams.views["test_views"] = module.views.test_views
-        datamodule = build_datamodule(cfg)
-        datamodule.setup("test")
-        fc = cfg.feature_cache
-        trainer = build_trainer(cfg)
-        cache_test_features(
-            module,
-            datamodule.test_set,
-            device=trainer.strategy.root_device,
-            cache_dir=fc.dir,
-            batch_images=fc.batch_images,
-            save_every_s=fc.save_every_s,
-        )
-        evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
-        ok = False
-        try:
-            metrics = score_and_report(
-                cfg,
-                trainer,
-                module,
-                datamodule,
-                module.trained_epochs,
-                start,
-                lambda: {"checkpoint": str(cfg.ckpt_path)},
-            )
-            ok = True
-        finally:
-            finish_loggers(trainer, ok)
-    return metrics
+def __getattr__(name: str):
+    """``dsn.evaluate.evaluate``, imported on first use (torch loads only when a run starts)."""
+    if name == "evaluate":
+        from dsn.run.evaluation import evaluate
 
-
-def use_checkpoint_input(cfg: DictConfig, module) -> None:
-    """The image size the checkpoint was trained at: scores at another size would silently differ."""
-    trained = int(module.hparams.image_size)
-    asked = cfg.data.get("image_size")
-    if asked is not None and int(asked) != trained:
-        raise ConfigError(
-            f"data.image_size={asked}, but checkpoint {cfg.ckpt_path} was trained at {trained} px: "
-            f"leave data.image_size unset (dsn-eval takes the checkpoint's size)"
-        )
-    with open_dict(cfg):
-        cfg.data.image_size = trained
+        return evaluate
+    raise AttributeError(name)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
 def main(cfg: DictConfig) -> float | None:
+    from dsn.run.cli_errors import one_line_errors
+    from dsn.run.evaluation import evaluate
+
     return one_line_errors(evaluate, cfg).get("auroc")
 
 

@@ -9,7 +9,6 @@ weights, and nothing (epoch, checkpoint) is ever selected on it.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import lightning as L
@@ -28,8 +27,8 @@ from dsn.results.threshold import f1_optimal, fit_threshold
 from dsn.run.feature_cache import cache_test_features, cache_train_features
 from dsn.run.quiet import quiet_third_party
 from dsn.run.run_dir import check_same_model, resume_checkpoint, run_dir_lock, save_run_config
+from dsn.run.run_record import RunRecord
 from dsn.run.score_and_report import score_and_report
-from dsn.utils.memory import peak_rss_mb
 from dsn.utils.tensor_cache import evict
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def train(cfg: DictConfig) -> dict:
     """Fit and test one model on one category; returns the metrics also written to metrics.json."""
-    start = time.monotonic()
+    run = RunRecord(Path(cfg.paths.output_dir))
     quiet_third_party()
     check_train_config(cfg)  # before any image is decoded
     with run_dir_lock(cfg.paths.output_dir):  # one run per directory
@@ -47,11 +46,11 @@ def train(cfg: DictConfig) -> dict:
         module = build_module(cfg)  # before decoding images: unreachable weights fail in seconds
         datamodule = build_datamodule(cfg)
         datamodule.setup("fit")
-        peaks = {"data+model": peak_rss_mb()}  # high-water mark after each stage: which stage set the peak
+        run.stage("data+model")
         trainer = build_trainer(cfg)  # before the feature caches: a bad trainer setting fails in seconds
         ok = False
         try:
-            metrics = fit_and_test(cfg, trainer, module, datamodule, ckpt, start, peaks)
+            metrics = fit_and_test(cfg, trainer, module, datamodule, ckpt, run)
             ok = True
         except SIGTERMException:  # Lightning's way out of a SIGTERM: a success unless told otherwise
             on_signal = next(c for c in trainer.callbacks if isinstance(c, SaveOnSignal))
@@ -59,7 +58,7 @@ def train(cfg: DictConfig) -> dict:
         finally:
             finish_loggers(trainer, ok)
     if metrics:  # the run's last line (console and the run's train.log): what it found, where
-        log.info(summary_line(metrics, Path(cfg.paths.output_dir) / "metrics.json"))
+        log.info(summary_line(metrics, run.metrics_file))
     return metrics
 
 
@@ -103,19 +102,19 @@ def prepare_features(cfg: DictConfig, module, datamodule, device: torch.device) 
     evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
 
 
-def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None, start: float, peaks: dict) -> dict:
+def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None, run: RunRecord) -> dict:
     """Features, fit (from ``ckpt`` when resuming), threshold, test and report."""
     log_config(trainer, cfg)
     device = trainer.strategy.root_device  # where the trainer will run the flow
     prepare_features(cfg, module, datamodule, device)
-    cache_time = time.monotonic() - start
-    peaks["feature caches"] = peak_rss_mb()
+    cache_time = run.elapsed()
+    run.stage("feature caches")
     fc = cfg.feature_cache
     # passes the weights had seen before this fit: 0, or where a resumed / continued run left off
     from_epoch = trained_epochs(torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)) if ckpt else 0
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
     save_final_checkpoint(trainer, cfg.paths.output_dir)
-    peaks["fit"] = peak_rss_mb()
+    run.stage("fit")
     decision = set_decision_threshold(module, datamodule.threshold_set, trainer, device, fc, cfg)
     metrics = {}
     if cfg.get("test", True):
@@ -135,9 +134,8 @@ def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None
             module,
             datamodule,
             trainer.current_epoch,
-            start,
+            run,
             lambda: {**extra, **decision_metrics(module, decision)},
-            peaks,
         )
         objective = {f"objective/{k}": metrics[k] for k in cfg.optimized_metrics if metrics.get(k) is not None}
         for lg in trainer.loggers:
