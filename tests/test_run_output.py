@@ -5,6 +5,7 @@ srun hint, its eval-mode warning for the frozen backbone, its cloud tips, its ow
 are not shown."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,12 +35,14 @@ def test_a_run_ends_with_what_it_found_and_shows_no_notices_that_do_not_apply(tm
 def test_make_train_passes_args_through(tmp_path, toy_root):
     """``make train ARGS="..."`` (the same for sweep, test, test-slow): settings reach dsn-train."""
     args = f"debug=default data.image_size=32 data.batch_size=3 paths.log_dir={tmp_path} seed=3"
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # not a sub-make
     out = subprocess.run(
-        ["make", "train", f"DATA={toy_root}", "CATEGORY=toy", "WEIGHTS=none", f"ARGS={args}"],
+        ["make", "--no-print-directory", "train", f"DATA={toy_root}", "CATEGORY=toy", "WEIGHTS=none", f"ARGS={args}"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=300,
+        env=env,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "toy differsqueezenet seed 3: image AUROC" in out.stdout.strip().splitlines()[-1]
