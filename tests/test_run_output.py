@@ -48,3 +48,21 @@ def test_make_train_passes_args_through(tmp_path, toy_root):
     assert "toy differsqueezenet seed 3: image AUROC" in out.stdout.strip().splitlines()[-1]
     (metrics,) = tmp_path.glob("debug/runs/*/metrics.json")
     assert json.loads(metrics.read_text())["seed"] == 3
+
+
+def test_an_input_too_small_for_the_backbone_is_one_line(tmp_path, toy_root):
+    """AlexNet's whole block needs 64 px at the smallest of 3 scales: at 128 px the run stops
+    with one line naming the settings to change (it used to end in a traceback)."""
+    cmd = [sys.executable, "-m", "dsn.train", *DEBUG, f"data.root={toy_root}", "model=knn", "model/features=alexnet"]
+    out = subprocess.run(
+        [*cmd, "data.image_size=128", f"hydra.run.dir={tmp_path}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert out.stderr.strip().splitlines()[-1] == (
+        "error: a 32x32 px input (scale 2 of 3) is too small for this backbone: raise data.image_size or lower "
+        "model.features.n_scales"
+    )

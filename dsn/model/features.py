@@ -8,6 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class InputTooSmall(ValueError):
+    """An input scale smaller than the backbone's receptive field; the message names the settings."""
+
+
 class MultiScaleFeatures(nn.Module):
     """``backbone`` on the input at full size, 1/2, 1/4 ... (``n_scales`` of them), globally
     average-pooled and concatenated: [N, 3, H, W] -> [N, width * n_scales].
@@ -48,7 +52,7 @@ class MultiScaleFeatures(nn.Module):
             except RuntimeError as err:
                 if "too small" not in str(err):
                     raise
-                raise ValueError(
+                raise InputTooSmall(
                     f"a {xs.shape[-2]}x{xs.shape[-1]} px input (scale {s} of {self.n_scales}) is too "
                     f"small for this backbone: raise data.image_size or lower model.features.n_scales"
                 ) from err

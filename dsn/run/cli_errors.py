@@ -20,11 +20,20 @@ from typing import TypeVar
 from dsn.config.config_checks import ConfigError
 from dsn.lit.interruption import EXIT_STATUS, Interrupted
 from dsn.model.backbones import WeightsFileError, WeightsUnavailable
+from dsn.model.features import InputTooSmall
 from dsn.run.run_dir import RunDirError
 from dsn.utils.atomic import NO_ROOM, DiskWriteError
 from dsn.utils.image_files import ImageError
 
-USER_ERRORS = (ConfigError, RunDirError, ImageError, FileNotFoundError, WeightsUnavailable, WeightsFileError)
+USER_ERRORS = (
+    ConfigError,
+    RunDirError,
+    ImageError,
+    FileNotFoundError,
+    WeightsUnavailable,
+    WeightsFileError,
+    InputTooSmall,
+)
 T = TypeVar("T")
 
 
