@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import glob
 import hashlib
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,47 +25,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from dsn.data.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, is_image_file, load_image
+from dsn.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from dsn.lit.checkpoints import load_module
 from dsn.model.views import fixed_angles
 from dsn.results.plots import heat_map_png
 from dsn.results.threshold import normalize
+from dsn.utils.image_inputs import COLUMNS, Item, error_row, expand_inputs
 from dsn.utils.verdict import verdict
-
-
-@dataclass(frozen=True)
-class Item:
-    """One row of the output: an image file to score, or an input that cannot be (``error``)."""
-
-    path: str
-    error: str = ""
-
-
-def expand_input(item: str) -> list[Item]:
-    """The rows one command-line argument gives: its image files, or one error row saying why none."""
-    p = Path(item)
-    if p.is_symlink() and not p.exists():
-        return [Item(item, f"{item} is a broken link: its target {os.readlink(p)} does not exist")]
-    if p.is_dir():
-        images = sorted(f for f in p.rglob("*") if is_image_file(f))
-        return [Item(str(f)) for f in images] or [
-            Item(item, f"folder {item} holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        ]
-    if p.exists():
-        if not is_image_file(p):
-            return [
-                Item(item, f"{item} is not an image file by its name (expected {', '.join(sorted(IMAGE_SUFFIXES))})")
-            ]
-        return [Item(item)]
-    matches = sorted(glob.glob(item, recursive=True))
-    if not matches:
-        return [Item(item, f"no file, folder or glob match for '{item}'")]
-    return [row for m in matches for row in expand_input(m)]
-
-
-def expand_inputs(inputs: list[str]) -> list[Item]:
-    """Every argument gives at least one row, in the order given."""
-    return [row for item in inputs for row in expand_input(item)]
 
 
 def heatmap_name(path: str) -> str:
@@ -76,13 +40,6 @@ def heatmap_name(path: str) -> str:
     p = Path(path)
     digest = hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:8]
     return f"{p.parent.name}_{p.stem}_{digest}_heatmap.png"
-
-
-COLUMNS = ["path", "score", "normalized_score", "verdict", "error"]
-
-
-def error_row(path: str, error: str) -> dict:
-    return {"path": path, "score": "", "normalized_score": "", "verdict": "error", "error": error}
 
 
 def predict(

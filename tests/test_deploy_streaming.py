@@ -66,7 +66,9 @@ def edge(onnx, paths):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     peak_kb = int(out.stderr.split("peak_rss_kb")[-1].split()[0])
-    return out.stdout.splitlines(), peak_kb / 1024
+    header, *rows = out.stdout.splitlines()
+    assert header == "path,score,normalized_score,verdict,error"
+    return rows, peak_kb / 1024
 
 
 def test_edge_memory_does_not_grow_with_the_number_of_images(small_model, many_images):

@@ -5,6 +5,8 @@ test_faults_runs.py), each failing on the code before the fix."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import time
@@ -58,12 +60,39 @@ def test_edge_runtime_scores_every_file_it_can(tmp_path, checkpoint):
     text.write_text("not an image")
     out = cli("dsn.deploy.edge", str(tmp_path / "m.onnx"), str(huge_png(tmp_path / "bomb.png")), str(good), str(text))
     assert out.returncode == 2
-    lines = [line.split("\t") for line in out.stdout.strip().splitlines()]
-    assert [row[0] for row in lines] == [str(tmp_path / "bomb.png"), str(good), str(text)]
-    assert lines[0][2] == lines[2][2] == "error" and "max-pixels" in lines[0][3]
-    assert lines[1][2] in ("good", "defective") and float(lines[1][1]) >= 0
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [r["path"] for r in rows] == [str(tmp_path / "bomb.png"), str(good), str(text)]
+    assert rows[0]["verdict"] == rows[2]["verdict"] == "error" and "max-pixels" in rows[0]["error"]
+    assert rows[1]["verdict"] in ("good", "defective") and float(rows[1]["score"]) >= 0
     usage = cli("dsn.deploy.edge")
     assert usage.returncode == 2 and "usage:" in usage.stderr and "IndexError" not in usage.stderr
+
+
+def test_edge_runtime_and_dsn_predict_give_the_same_rows_on_a_folder(tmp_path, checkpoint):
+    """Files, folders and globs, the same CSV columns, the same rows in the same order (scores to
+    ONNX's float32 precision), the same verdicts and normalised scores from the stored threshold."""
+    import numpy as np
+
+    from dsn.export import export
+    from dsn.predict import predict
+
+    export(str(checkpoint), str(tmp_path / "m.onnx"), views=2)
+    folder = tmp_path / "in"
+    for i in range(3):
+        write_image(folder / "a" / f"{i}.png", np.random.default_rng(i))
+    write_image(folder / "b" / "x.png", np.random.default_rng(9), bright=80)
+    (folder / "b" / "notes.png").write_text("not an image")
+    inputs = [str(folder), str(folder / "a" / "*.png"), str(tmp_path / "nothing_*.png")]
+    expected = predict(str(checkpoint), inputs, str(tmp_path / "p.csv"), views=2)
+    out = cli("dsn.deploy.edge", str(tmp_path / "m.onnx"), *inputs)
+    assert out.returncode == 2 and out.stdout.splitlines()[0] == "path,score,normalized_score,verdict,error"
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [(r["path"], r["verdict"]) for r in rows] == [(e["path"], e["verdict"]) for e in expected]
+    assert len(rows) == 9 and sum(r["verdict"] == "error" for r in rows) == 2  # notes.png, the empty glob
+    for r, e in zip(rows, expected):
+        if r["verdict"] != "error":
+            assert float(r["score"]) == pytest.approx(e["score"], rel=1e-4, abs=1e-5)
+            assert float(r["normalized_score"]) == pytest.approx(e["normalized_score"], abs=2e-4)
 
 
 # ---- every input a row, in order; unique heat maps --------------------------------------------

@@ -1,18 +1,22 @@
 """Scoring with an exported ONNX model: onnxruntime, numpy and Pillow only (no torch), for
 edge devices. Pixels are read exactly as in training (:mod:`dsn.utils.image_files`).
 
-    python -m dsn.deploy.edge model.onnx image1.png image2.png [--max-pixels N] [--batch N]
+    python -m dsn.deploy.edge model.onnx images/ more/*.png one.png [--max-pixels N] [--batch N] > scores.csv
 
-Prints one tab-separated line per image, in the order given: path, score, verdict; an image that
-cannot be used prints ``path, -, error, reason`` and the others are still scored (exit status 2).
-Images are read and scored ``--batch`` at a time and each line is printed as soon as its batch is
-done: memory does not grow with the number of inputs, and a crash keeps the lines already out.
+Inputs are files, folders (searched recursively) or glob patterns, as for ``dsn-predict``, and the
+output is ``dsn-predict``'s CSV (header ``path,score,normalized_score,verdict,error``) on stdout:
+one row per image, in the order given; an input that cannot be used gets the verdict ``error`` and
+its reason, and the others are still scored (exit status 2). Images are read and scored
+``--batch`` at a time and each row is printed as soon as its batch is done: memory does not grow
+with the number of inputs, and a crash keeps the rows already out.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +25,7 @@ import numpy as np
 import onnxruntime as ort
 
 from dsn.utils.image_files import DEFAULT_MAX_PIXELS, ImageError, read_rgb
+from dsn.utils.image_inputs import COLUMNS, error_row, expand_inputs
 from dsn.utils.verdict import verdict
 
 
@@ -29,7 +34,9 @@ class EdgeScorer:
         onnx_path = Path(onnx_path)
         meta = json.loads(onnx_path.with_suffix(".json").read_text())
         self.size, self.views = int(meta["image_size"]), int(meta["views"])
-        self.threshold = float(meta["decision"]["threshold"])
+        decision = meta["decision"]
+        self.threshold = float(decision["threshold"])
+        self.low, self.high = float(decision["low"]), float(decision["high"])
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
@@ -58,6 +65,23 @@ class EdgeScorer:
                     out[i] = float(s)
             yield from (out[i] for i in range(len(chunk)))
 
+    def normalized(self, score: float) -> float:
+        """As ``dsn.results.threshold.normalize``: the threshold at 0.5, scaled by the spread of the
+        held-out good scores, clipped to [0, 1]; NaN without a threshold."""
+        if math.isnan(self.threshold):
+            return math.nan
+        return min(1.0, max(0.0, 0.5 + (score - self.threshold) / (2 * max(self.high - self.low, 1e-12))))
+
+    def row(self, path: str, score: float) -> dict:
+        n = self.normalized(score)
+        return {
+            "path": path,
+            "score": round(score, 6),
+            "normalized_score": "" if math.isnan(n) else round(n, 4),
+            "verdict": verdict(score, self.threshold),
+            "error": "",
+        }
+
     def score_files(self, paths: list[str | Path], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[float | ImageError]:
         return list(self.score_stream(paths, max_pixels))
 
@@ -65,7 +89,7 @@ class EdgeScorer:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="the .onnx file written by dsn-export (its .json beside it)")
-    ap.add_argument("images", nargs="+", help="image files")
+    ap.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     ap.add_argument(
         "--max-pixels",
         type=int,
@@ -76,13 +100,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=16, help="images read and scored at a time (bounds memory)")
     args = ap.parse_args(argv)
     scorer = EdgeScorer(args.model, args.threads)
+    items = expand_inputs(args.inputs)
+    paths = [item.path for item in items if not item.error]
+    scores = scorer.score_stream(paths, args.max_pixels, max(1, args.batch))
+    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
     errors = 0
-    for p, r in zip(args.images, scorer.score_stream(args.images, args.max_pixels, max(1, args.batch))):
-        if isinstance(r, ImageError):
+    for item in items:
+        result = ImageError(item.error) if item.error else next(scores)
+        if isinstance(result, ImageError):
             errors += 1
-            print(f"{p}\t-\terror\t{r}", flush=True)
+            writer.writerow(error_row(item.path, str(result)))
         else:
-            print(f"{p}\t{r:.6f}\t{verdict(r, scorer.threshold)}", flush=True)
+            writer.writerow(scorer.row(item.path, result))
+        sys.stdout.flush()  # each row out as soon as it is known
     if errors:
         sys.exit(2)
 
