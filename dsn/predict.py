@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +28,7 @@ from dsn.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
 from dsn.lit.checkpoints import load_module
 from dsn.model.views import fixed_angles
 from dsn.results.plots import heat_map_png
-from dsn.results.threshold import normalize
-from dsn.utils.image_inputs import COLUMNS, Item, error_row, expand_inputs
-from dsn.utils.verdict import verdict
+from dsn.utils.image_inputs import COLUMNS, Item, error_row, expand_inputs, score_row
 
 
 def heatmap_name(path: str) -> str:
@@ -111,17 +108,8 @@ class Scoring:
             if i not in scored:
                 rows.append(error_row(item.path, item.error))
                 continue
-            s = scored[i]
-            n = float(normalize(s.view(1), self.decision)[0])
-            rows.append(
-                {
-                    "path": item.path,
-                    "score": round(float(s), 6),
-                    "normalized_score": "" if math.isnan(n) else round(n, 4),
-                    "verdict": verdict(float(s), self.decision.threshold),
-                    "error": "",
-                }
-            )
+            d = self.decision
+            rows.append(score_row(item.path, float(scored[i]), d.threshold, d.low, d.high))
             if self.heatmaps:
                 heat = self.model.anomaly_map(images[i], n_rotations=self.views)
                 heat_map_png(images[i], heat, Path(self.heatmaps) / heatmap_name(item.path))

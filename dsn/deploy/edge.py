@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +24,7 @@ import numpy as np
 import onnxruntime as ort
 
 from dsn.utils.image_files import DEFAULT_MAX_PIXELS, ImageError, read_rgb
-from dsn.utils.image_inputs import COLUMNS, error_row, expand_inputs
-from dsn.utils.verdict import verdict
+from dsn.utils.image_inputs import COLUMNS, error_row, expand_inputs, score_row
 
 
 class EdgeScorer:
@@ -65,23 +63,6 @@ class EdgeScorer:
                     out[i] = float(s)
             yield from (out[i] for i in range(len(chunk)))
 
-    def normalized(self, score: float) -> float:
-        """As ``dsn.results.threshold.normalize``: the threshold at 0.5, scaled by the spread of the
-        held-out good scores, clipped to [0, 1]; NaN without a threshold."""
-        if math.isnan(self.threshold):
-            return math.nan
-        return min(1.0, max(0.0, 0.5 + (score - self.threshold) / (2 * max(self.high - self.low, 1e-12))))
-
-    def row(self, path: str, score: float) -> dict:
-        n = self.normalized(score)
-        return {
-            "path": path,
-            "score": round(score, 6),
-            "normalized_score": "" if math.isnan(n) else round(n, 4),
-            "verdict": verdict(score, self.threshold),
-            "error": "",
-        }
-
     def score_files(self, paths: list[str | Path], max_pixels: int = DEFAULT_MAX_PIXELS) -> list[float | ImageError]:
         return list(self.score_stream(paths, max_pixels))
 
@@ -112,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
             errors += 1
             writer.writerow(error_row(item.path, str(result)))
         else:
-            writer.writerow(scorer.row(item.path, result))
+            writer.writerow(score_row(item.path, result, scorer.threshold, scorer.low, scorer.high))
         sys.stdout.flush()  # each row out as soon as it is known
     if errors:
         sys.exit(2)

@@ -16,6 +16,7 @@ import torch
 from torchmetrics.functional.classification import binary_precision_recall_curve
 
 from dsn.results.metrics import rank_scale
+from dsn.utils.verdict import normalized_score
 
 
 class Decision(NamedTuple):
@@ -52,10 +53,7 @@ def normalize(scores: torch.Tensor, decision: Decision) -> torch.Tensor:
     """Scores mapped so that the threshold is 0.5, scaled by the spread of the held-out good
     scores and clipped to [0, 1]. NaN when no threshold is stored."""
     thr, lo, hi, _ = decision
-    if math.isnan(thr):
-        return torch.full_like(scores, math.nan, dtype=torch.float64)
-    spread = max(hi - lo, 1e-12)
-    return (0.5 + (scores.double() - thr) / (2 * spread)).clamp(0.0, 1.0)
+    return torch.tensor([normalized_score(float(s), thr, lo, hi) for s in scores.double()], dtype=torch.float64)
 
 
 def f1_optimal(scores: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:

@@ -7,11 +7,13 @@ give the same rows for the same inputs."""
 from __future__ import annotations
 
 import glob
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from dsn.utils.image_files import IMAGE_SUFFIXES, is_image_file
+from dsn.utils.verdict import normalized_score, verdict
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,15 @@ COLUMNS = ["path", "score", "normalized_score", "verdict", "error"]
 
 def error_row(path: str, error: str) -> dict:
     return {"path": path, "score": "", "normalized_score": "", "verdict": "error", "error": error}
+
+
+def score_row(path: str, score: float, threshold: float, low: float, high: float) -> dict:
+    """The row of a scored image, from the stored decision (threshold and held-out good range)."""
+    n = normalized_score(score, threshold, low, high)
+    return {
+        "path": path,
+        "score": round(score, 6),
+        "normalized_score": "" if math.isnan(n) else round(n, 4),
+        "verdict": verdict(score, threshold),
+        "error": "",
+    }
