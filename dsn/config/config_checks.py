@@ -10,10 +10,9 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from dsn.model.backbones import BACKBONES, valid_widths
-from dsn.model.extractors import KINDS as FEATURE_KINDS
+from dsn.model.extractors import check_feature_keys
 from dsn.model.heads import check_head
 from dsn.model.view_policy import ViewPolicy
-from dsn.model.views import JITTER_KNOBS
 
 
 class ConfigError(ValueError):
@@ -62,34 +61,28 @@ def check_data(cfg: DictConfig) -> None:
     _number(cfg, "feature_cache.save_every_s", 0.0)
 
 
-def check_model(cfg: DictConfig) -> None:
-    """``model.features``, ``model.views``, ``model.head`` (its keys; its values are checked by the
-    head itself when the module is built, before any image is read) and, for a gradient-trained
-    head, ``model.optimizer``."""
+def check_model(cfg: DictConfig) -> ViewPolicy:
+    """``model.features``, ``model.views`` (their checks are the view policy's own), ``model.head``
+    (its keys, types and values, the head's own checks on a stand-in layout) and, for a
+    gradient-trained head, ``model.optimizer``. Returns the view policy."""
     if not isinstance(_get(cfg, "model.tiny"), bool):
         raise ConfigError(f"model.tiny must be true or false, got {_get(cfg, 'model.tiny')!r}")
     _check_features(cfg)
-    views = _get(cfg, "model.views")
-    if not isinstance(_get(cfg, "model.views.train_rotations"), bool):
-        raise ConfigError(
-            f"model.views.train_rotations must be true or false, got {_get(cfg, 'model.views.train_rotations')!r}"
-        )
-    for key in ("model.views.train_views", "model.views.test_views"):
-        _int(cfg, key)
-    for knob in JITTER_KNOBS:
-        _number(cfg, f"model.views.{knob}", 0.0, 1.0, high_open=False)
     try:
-        ViewPolicy.of(OmegaConf.to_container(views, resolve=True))
-        settings = OmegaConf.to_container(cfg.model.head, resolve=True)
-        head = check_head(settings)
+        views = ViewPolicy.of(OmegaConf.to_container(cfg.model.views, resolve=True))
+        head = check_head(OmegaConf.to_container(cfg.model.head, resolve=True))
     except ValueError as err:
         raise ConfigError(str(err)) from None
     if head.training_style == "gradient":
         _check_optimizer(cfg)
+    return views
 
 
 def _check_features(cfg: DictConfig) -> None:
-    _choice(cfg, "model.features.kind", set(FEATURE_KINDS))
+    try:
+        check_feature_keys(OmegaConf.to_container(cfg.model.features, resolve=True))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     _choice(cfg, "model.features.backbone", set(BACKBONES))
     _int(cfg, "model.features.chunk")
     backbone = cfg.model.features.backbone
@@ -136,13 +129,12 @@ def check_train_config(cfg: DictConfig) -> None:
     """Everything ``dsn-train`` reads, before it reads any image."""
     check_data(cfg)
     _int(cfg, "data.image_size", 16)
-    check_model(cfg)
+    views = check_model(cfg)
     _int(cfg, "trainer.max_epochs")
     _int(cfg, "seed", 0)
     _number(cfg, "threshold.target_fpr", 0.0, 1.0)
     if cfg.feature_cache.train:
         _int(cfg, "feature_cache.bank_views")
-        views = ViewPolicy.of(OmegaConf.to_container(cfg.model.views, resolve=True))
         # views per image in the bank: bank_views with rotations or colour jitter (else one upright)
         if (views.train_rotations or views.jitters) and cfg.feature_cache.bank_views < views.train_views:
             raise ConfigError(

@@ -8,6 +8,7 @@ patch features; grid x grid rows per view). A head sees a view's features as ``r
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from torch import nn
 from dsn.model.backbones import build_backbone
 from dsn.model.features import MultiScaleFeatures
 from dsn.model.patch_features import PatchFeatures
+from dsn.model.settings import check_keys
 
 
 @dataclass(frozen=True)
@@ -45,23 +47,23 @@ def _patches(backbone: str, taps: list[int], neighbourhood: int, grid: int, weig
 KINDS = {"pooled": _pooled, "patches": _patches}
 
 
+def check_feature_keys(settings: Mapping) -> None:
+    """``model.features`` names a known ``kind`` and gives exactly that kind's settings (besides
+    ``kind`` and ``chunk``, which every kind has)."""
+    kind = settings.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"model.features.kind must be one of {sorted(KINDS)}, got {kind!r}")
+    check_keys("model.features", set(settings) - {"kind", "chunk"}, inspect.signature(KINDS[kind]).parameters, kind)
+
+
 def build_features(settings: Mapping) -> tuple[nn.Module, FeatureLayout, int]:
     """(module: normalised images [N, 3, H, W] -> [N, layout.size], its layout, views per backbone
     pass) of ``model.features``. Every setting of the kind must be given, and no other."""
+    check_feature_keys(settings)
     settings = dict(settings)
-    kind, chunk = settings.pop("kind", None), settings.pop("chunk", None)
-    if kind not in KINDS:
-        raise ValueError(f"model.features.kind must be one of {sorted(KINDS)}, got {kind!r}")
+    kind, chunk = settings.pop("kind"), settings.pop("chunk", None)
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"model.features.chunk must be an integer >= 1, got {chunk!r}")
-    wanted = set(KINDS[kind].__code__.co_varnames[: KINDS[kind].__code__.co_argcount])
-    if set(settings) != wanted:
-        stray, missing = sorted(set(settings) - wanted), sorted(wanted - set(settings))
-        raise ValueError(
-            f"model.features of kind {kind!r} takes {sorted(wanted)}"
-            + (f"; not {', '.join(stray)}" if stray else "")
-            + (f"; missing {', '.join(missing)}" if missing else "")
-        )
     module = KINDS[kind](**settings)
     if kind == "patches":
         layout = FeatureLayout(rows=module.grid * module.grid, width=module.channels, grid=module.grid)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from dsn.model.settings import check_keys
 from dsn.model.views import JITTER_KNOBS, fixed_angles, jitter_factors, random_angles
 
 ROTATION_MODES = ("nearest", "bilinear")
@@ -39,21 +40,22 @@ class ViewPolicy:
             raise ValueError(f"model.views.rotation_mode must be one of {ROTATION_MODES}, got {self.rotation_mode!r}")
         if self.test_angles not in TEST_ANGLES:
             raise ValueError(f"model.views.test_angles must be one of {TEST_ANGLES}, got {self.test_angles!r}")
+        if not isinstance(self.train_rotations, bool):
+            raise ValueError(f"model.views.train_rotations must be true or false, got {self.train_rotations!r}")
         for key in ("train_views", "test_views"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"model.views.{key} must be an integer >= 1, got {value!r}")
         for knob in JITTER_KNOBS:
-            if not 0.0 <= float(getattr(self, knob)) <= 1.0:
-                raise ValueError(f"model.views.{knob} must be a number in [0, 1], got {getattr(self, knob)!r}")
+            value = getattr(self, knob)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"model.views.{knob} must be a number in [0.0, 1.0], got {value!r}")
 
     @classmethod
     def of(cls, settings) -> ViewPolicy:
-        """From a mapping (a config node, a checkpoint's hyperparameters); unknown keys are errors."""
-        names = {f.name for f in fields(cls)}
-        stray = sorted(set(settings) - names)
-        if stray:
-            raise ValueError(f"{', '.join('model.views.' + k for k in stray)}: not view settings ({sorted(names)})")
+        """From a mapping (a config node, a checkpoint's hyperparameters); every view setting must
+        be given, and no other."""
+        check_keys("model.views", settings, (f.name for f in fields(cls)))
         return cls(**dict(settings))
 
     @property

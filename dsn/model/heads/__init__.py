@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from dsn.model.extractors import FeatureLayout
 from dsn.model.heads.base import REGISTERED, FittedHead, GradientHead, Head
+from dsn.model.settings import check_keys
 
 __all__ = [
     "FittedHead",
@@ -49,16 +50,8 @@ def head_class(kind: str) -> type[Head]:
 
 def check_head_settings(settings: Mapping) -> type[Head]:
     """The class of ``model.head`` after checking that its keys are exactly that head's settings."""
-    settings = dict(settings)
-    cls = head_class(settings.pop("kind", None))
-    wanted = set(cls.settings())
-    stray, missing = sorted(set(settings) - wanted), sorted(wanted - set(settings))
-    if stray or missing:
-        raise ValueError(
-            f"model.head of kind {cls.kind!r} takes {sorted(wanted)}"
-            + (f"; {', '.join('model.head.' + k for k in stray)} is not one of them" if stray else "")
-            + (f"; missing {', '.join('model.head.' + k for k in missing)}" if missing else "")
-        )
+    cls = head_class(settings.get("kind"))
+    check_keys("model.head", set(settings) - {"kind"}, cls.settings(), cls.kind)
     return cls
 
 
@@ -79,10 +72,9 @@ def _type_ok(value, annotation: str) -> bool:
     return any(checks.get(k, lambda v: True)(value) for k in kinds)
 
 
-def check_head_types(settings: Mapping) -> None:
-    """Each ``model.head`` value of the type its head's signature gives (before any image is read;
+def check_head_types(cls: type[Head], settings: Mapping) -> None:
+    """Each ``model.head`` value of the type ``cls``'s signature gives (before any image is read;
     ranges are checked by the head when it is built)."""
-    cls = check_head_settings(settings)
     params = inspect.signature(cls.__init__).parameters
     for key, value in settings.items():
         if key != "kind" and not _type_ok(value, params[key].annotation):
@@ -93,9 +85,10 @@ def check_head_types(settings: Mapping) -> None:
 def check_head(settings: Mapping) -> type[Head]:
     """``model.head`` checked before any image is read: its keys, their types, and their values
     (the head is built on a small stand-in layout, so its own checks run in milliseconds)."""
-    check_head_types(settings)
-    build_head(settings, PROBE_LAYOUT, seed=0)
-    return head_class(settings["kind"])
+    cls = check_head_settings(settings)
+    check_head_types(cls, settings)
+    cls(PROBE_LAYOUT, 0, **{k: v for k, v in settings.items() if k != "kind"})
+    return cls
 
 
 PROBE_LAYOUT = FeatureLayout(rows=1, width=8)
