@@ -24,6 +24,8 @@ from dsn.train import train
         ("~model.views.test_views", "; missing model.views.test_views"),
         ("+model.features.taps=[256]", "model.features of kind 'pooled' takes"),
         ("~model.features.n_scales", "missing model.features.n_scales"),
+        ("+model.optimizer.momentum=0.9", "model.optimizer.momentum: not one of them"),
+        ("~model.optimizer.eps", "missing model.optimizer.eps"),
     ],
 )
 def test_a_stray_or_missing_setting_is_one_line_before_any_image(tmp_path, override, message):

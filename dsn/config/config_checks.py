@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from dsn.lit.gradient_module import OPTIMIZER_KEYS
 from dsn.model.backbones import BACKBONES, valid_widths
 from dsn.model.extractors import check_feature_keys
 from dsn.model.heads import check_head
+from dsn.model.settings import check_keys
 from dsn.model.view_policy import ViewPolicy
 
 
@@ -107,6 +109,11 @@ def _check_features(cfg: DictConfig) -> None:
 
 
 def _check_optimizer(cfg: DictConfig) -> None:
+    optimizer = _get(cfg, "model.optimizer")
+    try:
+        check_keys("model.optimizer", optimizer.keys() if optimizer is not None else (), OPTIMIZER_KEYS)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     for key in ("model.optimizer.lr", "model.optimizer.eps"):
         _number(cfg, key, 0.0, low_open=True)
     _number(cfg, "model.optimizer.weight_decay", 0.0)

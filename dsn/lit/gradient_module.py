@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from dsn.lit.detector_module import DetectorLightning
+from dsn.model.settings import check_keys
 
 LR_SCHEDULES = ("constant", "cosine")
 OPTIMIZER_KEYS = ("lr", "betas", "eps", "weight_decay", "lr_schedule")
@@ -22,8 +23,9 @@ class GradientLightning(DetectorLightning):
     def __init__(self, **hparams):
         super().__init__(**hparams)
         opt = self.hparams.optimizer
-        if not isinstance(opt, dict) or sorted(opt) != sorted(OPTIMIZER_KEYS):
+        if not isinstance(opt, dict):
             raise ValueError(f"model.optimizer must give {list(OPTIMIZER_KEYS)} (a gradient-trained head), got {opt!r}")
+        check_keys("model.optimizer", opt, OPTIMIZER_KEYS)
         if opt["lr_schedule"] not in LR_SCHEDULES:
             raise ValueError(f"model.optimizer.lr_schedule must be one of {LR_SCHEDULES}, got {opt['lr_schedule']!r}")
 

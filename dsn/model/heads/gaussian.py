@@ -74,6 +74,3 @@ class GaussianHead(FittedHead):
         with torch.autocast(features.device.type, enabled=False):
             d = (self.rows(features).float() - self.mean) @ self.whiten
             return d.pow(2).sum(dim=1).sqrt().view(features.shape[0], self.layout.rows)
-
-    def size(self) -> dict[str, int]:
-        return {"head_params": 0, "bank_rows": 0, "bank_width": 0}
