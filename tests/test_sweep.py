@@ -20,14 +20,26 @@ def study(logs):
     )
 
 
-def test_three_trial_sweep(tmp_path):
+def best_line(output: str) -> str:
+    return next(ln for ln in output.splitlines() if "best trial: trial " in ln).split("] ", 1)[1]
+
+
+def test_three_trial_sweep_says_what_it_found_also_when_run_again(tmp_path):
     root = make_tree(tmp_path / "data")
-    subprocess.run(sweep_cmd(root, tmp_path / "logs"), cwd=REPO, check=True, capture_output=True)
+    first = subprocess.run(sweep_cmd(root, tmp_path / "logs"), cwd=REPO, check=True, capture_output=True, text=True)
     s = study(tmp_path / "logs")
     assert len(s.get_trials(states=(COMPLETE,))) == 3
     assert all(0.0 <= t.value <= 1.0 and 8 <= t.params["model.head.hidden"] <= 32 for t in s.trials)
     out = tmp_path / "logs" / "debug" / "multiruns" / "debug_differsqueezenet_toy"
-    assert (out / "optimization_results.csv").is_file() and (out / "all_trials.csv").is_file()
+    assert (out / "optimization_results.csv").is_file()
+    assert (out / "all_trials.csv").read_text().startswith("trial,state,auroc,duration_s,output_dir,")  # by name
+    best = best_line(first.stdout + first.stderr)
+    assert best.startswith(f"best trial: trial {s.best_trial.number}: auroc={s.best_value:.4g} | ")
+    assert f"model.head.hidden={s.best_trial.params['model.head.hidden']}" in best
+    again = subprocess.run(sweep_cmd(root, tmp_path / "logs"), cwd=REPO, check=True, capture_output=True, text=True)
+    shown = again.stdout + again.stderr
+    assert "study 'debug_differsqueezenet_toy' is finished (3 of hydra.sweeper.n_trials=3 trials complete)" in shown
+    assert best_line(shown) == best and len(study(tmp_path / "logs").trials) == 3  # nothing run again
 
 
 def test_killed_sweep_resumes_without_repeating_trials(tmp_path, processes):
@@ -77,8 +89,14 @@ def test_two_objectives_give_a_pareto_front(tmp_path):
     out = tmp_path / "logs" / "debug" / "multiruns" / "debug_differsqueezenet_toy"
     assert (out / "pareto_front.png").stat().st_size > 1000
     assert "Pareto front" in (out / "optimization_results.md").read_text()
+    assert "objectives auroc (maximize), flow_params (minimize)" in (out / "optimization_results.md").read_text()
+    assert (out / "all_trials.csv").read_text().startswith("trial,state,auroc,flow_params,")
     s = study(tmp_path / "logs")
     assert all(len(t.values) == 2 and t.values[1] > 0 for t in s.get_trials(states=(COMPLETE,)))
+    from hydra_plugins.dsn_sweeper._summary import plots
+
+    (fig,) = plots(s, ["auroc", "flow_params"]).values()
+    assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("auroc", "flow_params")  # not "Objective 0/1"
 
 
 def test_a_worker_stopped_outside_training_hands_its_trial_on(tmp_path, processes):

@@ -66,7 +66,7 @@ def test_each_trial_is_its_own_wandb_run_and_the_sweep_has_a_summary(tmp_path, i
     assert summary.job_type == "sweep-summary" and summary.group == STUDY and summary.exit_code == 0
     assert summary.summary["n_trials"] == 3 and summary.summary["n_complete"] == 3
     table = json.loads((summary_dir / "files" / summary.summary["trials/path"]).read_text())
-    col = table["columns"].index("objective_0")
+    col = table["columns"].index("auroc")  # the metric by name
     assert sorted(row[col] for row in table["data"]) == pytest.approx(sorted(t.value for t in trials))
     assert "optimization_history/path" in summary.summary  # Optuna's plot, as an image
 

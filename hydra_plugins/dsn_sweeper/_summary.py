@@ -20,8 +20,15 @@ log = logging.getLogger(__name__)
 COMPLETE = optuna.trial.TrialState.COMPLETE
 
 
-def trial_rows(study: optuna.Study) -> list[dict]:
-    """One row per trial: number, state, objective values, duration, output folder, parameters."""
+def metric_names(study: optuna.Study, config: DictConfig) -> list[str]:
+    """The objectives' names: the run's ``optimized_metrics`` (keys of metrics.json), one per
+    direction; ``objective_<i>`` only where the config names fewer."""
+    names = [str(m) for m in (config.get("optimized_metrics") or [])]
+    return [names[i] if i < len(names) else f"objective_{i}" for i in range(len(study.directions))]
+
+
+def trial_rows(study: optuna.Study, names: list[str]) -> list[dict]:
+    """One row per trial: number, state, each metric by name, duration, output folder, parameters."""
     rows = []
     for t in study.get_trials(deepcopy=False):
         duration = t.duration.total_seconds() if t.duration else None
@@ -29,7 +36,7 @@ def trial_rows(study: optuna.Study) -> list[dict]:
             {
                 "trial": t.number,
                 "state": t.state.name,
-                **{f"objective_{i}": v for i, v in enumerate(t.values or [])},
+                **dict(zip(names, t.values or [])),
                 "duration_s": round(duration, 1) if duration is not None else None,
                 "output_dir": t.user_attrs.get("output_dir"),
                 **t.params,
@@ -43,8 +50,9 @@ def _markdown(rows: list[dict]) -> str:
     return markdown_table(keys, [[r.get(k) for k in keys] for r in rows])
 
 
-def plots(study: optuna.Study, n_objectives: int):
-    """Optuna's optimisation history (one objective) or Pareto front (two), as matplotlib figures."""
+def plots(study: optuna.Study, names: list[str]):
+    """Optuna's optimisation history (one objective) or Pareto front (two), as matplotlib figures,
+    the metrics' names on their axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,10 +60,10 @@ def plots(study: optuna.Study, n_objectives: int):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
-        if n_objectives == 1:
-            return {"optimization_history": ovm.plot_optimization_history(study).figure}
-        if n_objectives == 2:
-            return {"pareto_front": ovm.plot_pareto_front(study).figure}
+        if len(names) == 1:
+            return {"optimization_history": ovm.plot_optimization_history(study, target_name=names[0]).figure}
+        if len(names) == 2:
+            return {"pareto_front": ovm.plot_pareto_front(study, target_names=names).figure}
     return {}
 
 
@@ -65,8 +73,9 @@ def write_summary(study: optuna.Study, sweep_dir: Path, storage_url: str, config
 
     storage_url = redact(storage_url)
 
-    rows = trial_rows(study)
-    n_obj = len(study.directions)
+    names = metric_names(study, config)
+    rows = trial_rows(study, names)
+    n_obj = len(names)
     best = study.best_trials if any(t.state == COMPLETE for t in study.get_trials(deepcopy=False)) else []
     best_rows = [r for r in rows if r["trial"] in {t.number for t in best}]
     write_text_atomic(sweep_dir / "all_trials.csv", csv_text(rows))
@@ -76,10 +85,10 @@ def write_summary(study: optuna.Study, sweep_dir: Path, storage_url: str, config
     write_text_atomic(
         sweep_dir / "optimization_results.md",
         f"{title} of study '{study.study_name}' ({len(rows)} trials; objectives "
-        f"{', '.join(d.name.lower() for d in study.directions)}; storage {storage_url})\n\n"
+        f"{', '.join(f'{n} ({d.name.lower()})' for n, d in zip(names, study.directions))}; storage {storage_url})\n\n"
         + (_markdown(best_rows) if best_rows else "no trial has completed\n"),
     )
-    figures = plots(study, n_obj) if best else {}
+    figures = plots(study, names) if best else {}
     for name, fig in figures.items():  # per-process temporary file: workers may end together
         write_atomic(
             sweep_dir / f"{name}.png", lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
@@ -89,7 +98,12 @@ def write_summary(study: optuna.Study, sweep_dir: Path, storage_url: str, config
         log_wandb_summary(study, rows, figures, sweep_dir, wandb_cfg)
     for fig in figures.values():
         plt.close(fig)
-    log.info(f"{len(rows)} trials; summaries in {sweep_dir} (study in {storage_url})")
+    n_complete = sum(r["state"] == COMPLETE.name for r in rows)
+    log.info(f"{len(rows)} trials ({n_complete} complete); summaries in {sweep_dir} (study in {storage_url})")
+    for r in best_rows:  # what the sweep found, in its last lines
+        values = ", ".join(f"{n}={r[n]:.4g}" for n in names if r.get(n) is not None)
+        params = ", ".join(f"{k}={r[k]}" for k in r if k not in ("trial", "state", "duration_s", "output_dir", *names))
+        log.info(f"{title.lower()}: trial {r['trial']}: {values} | {params} | {r['output_dir']}")
 
 
 def log_wandb_summary(

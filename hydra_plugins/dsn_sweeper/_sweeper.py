@@ -142,6 +142,12 @@ class OptunaWorker(Sweeper):
             f"worker {self.worker} joined study '{self.study_name}' in {redact(self.storage_url)}: "
             f"{len(study.get_trials(deepcopy=False))} trials stored"
         )
+        done = len(study.get_trials(deepcopy=False, states=(COMPLETE,)))
+        if done >= self.n_trials:  # a rerun of a finished study: say so, and what it found (below)
+            log.info(
+                f"study '{self.study_name}' is finished ({done} of hydra.sweeper.n_trials={self.n_trials} trials "
+                f"complete): nothing to run; raise n_trials to search further. Its result:"
+            )
         failed_in_a_row, waiting_since = 0, None
         while True:
             reconcile(study, self.grace_period)  # results that were never told, lost asks
