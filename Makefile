@@ -22,9 +22,9 @@ install:  ## create .venv and install dsn with everything it needs (torch first)
 	$(BIN)/pip install -e '.[dev]'
 
 # what the suite's real-service tests start: a single-node SLURM with accounting (tests/slurm_cluster.py)
-SYSTEM_DEPS := slurm-wlm slurmdbd munge mariadb-server
+SYSTEM_DEPS := slurm-wlm slurmdbd munge mariadb-server chromium
 
-system-deps:  ## Debian packages the suite's SLURM tests need (as root; CI runs it)
+system-deps:  ## Debian packages the suite needs: SLURM (scheduler tests), chromium (the HTML report test); as root, CI runs it
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_DEPS)
 

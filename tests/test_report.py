@@ -4,12 +4,36 @@ import json
 
 import pytest
 
-from dsn.report import collect, main, summarise
+from dsn.report import build, main
+from dsn.results.report_tables import run_csv, swing_cell
+from dsn.utils.tables import mean_std
 
 
-def fake_run(d, seed, auroc, curve, pixel=None, pro=None, map_scale="common"):
+def rows_of(d):
+    return build([str(d)])[0]
+
+
+def one_row(d):
+    (row,) = rows_of(d)
+    return row
+
+
+PAPER = {  # the paper's setting (conf/model/differsqueezenet.yaml) with trained weights
+    "model.features.backbone": "squeezenet1_1",
+    "model.features.n_features": 128,
+    "model.features.n_scales": 3,
+    "model.features.weights": "sha256:0ec7672d9c56",
+    "model.head.kind": "flow",
+    "data.category": "bottle",
+    "data.image_size": 448,
+    "data.test_split": "all",
+}
+
+
+def fake_run(d, seed, auroc, curve, pixel=None, pro=None, map_scale="common", identity=PAPER):
     d.mkdir(parents=True)
     m = {
+        "identity": identity,
         "model": "differsqueezenet",
         "category": "bottle",
         "seed": seed,
@@ -30,21 +54,53 @@ def fake_run(d, seed, auroc, curve, pixel=None, pro=None, map_scale="common"):
 def test_report_uses_last_epoch_and_labels_best_on_test(tmp_path):
     fake_run(tmp_path / "0", 0, 0.90, [[8, 0.99], [192, 0.90]], 0.8, 0.5)
     fake_run(tmp_path / "1", 1, 0.94, [[8, 0.95], [192, 0.94]], 0.9, 0.6)
-    (row,) = summarise(collect([str(tmp_path)]))
-    assert row["auroc_last_epoch"] == "92.0 ± 2.8"  # mean of 90 and 94, sample std
-    assert row["best_epoch_on_test_paper_protocol"] == "97.0 ± 2.8"  # 99 and 95: selected on test
-    assert row["pixel_auroc"] == "85.0 ± 7.1" and row["paper"] == 100.0 and row["seeds"] == 2
-    assert row["pixel_aupro"] == "55.0 ± 7.1"
+    row = one_row(tmp_path)
+    assert mean_std(row.values("auroc")) == "92.0 ± 2.8"  # mean of 90 and 94, sample std
+    assert mean_std(row.best_on_test) == "97.0 ± 2.8"  # 99 and 95: selected on test
+    assert row.paper == 100.0 and row.seeds == [0, 1]
+    assert mean_std(row.values("pixel_auroc")) == "85.0 ± 7.1" and mean_std(row.values("pixel_aupro")) == "55.0 ± 7.1"
     main([str(tmp_path), "--out", str(tmp_path / "out")])
     md = (tmp_path / "out" / "report.md").read_text()
     assert "**92.0 ± 2.8**" in md and "paper's protocol" in md
     assert "| pixel AUPRO (FPR ≤ 0.3) |" in md and "| 55.0 ± 7.1 |" in md
-    assert (tmp_path / "out" / "report.csv").read_text().startswith("model,category")
+    csv = (tmp_path / "out" / "report.csv").read_text().splitlines()
+    assert csv[0].startswith("model,category,features") and ",92.0,2.828,2," in csv[1]
 
 
-def test_report_without_runs_says_so(tmp_path):
-    with pytest.raises(SystemExit, match="no metrics.json"):
-        collect([str(tmp_path)])
+def test_published_numbers_only_beside_the_papers_setting_with_trained_weights(tmp_path):
+    fake_run(tmp_path / "paper", 0, 0.90, [])
+    fake_run(tmp_path / "random", 0, 0.50, [], identity={**PAPER, "model.features.weights": "random"})
+    fake_run(tmp_path / "small", 0, 0.80, [], identity={**PAPER, "data.image_size": 224})
+    rows = rows_of(tmp_path)
+    assert [(r.settings["data.image_size"], r.settings["model.features.weights"], r.paper) for r in rows] == [
+        (224, "sha256:0ec7672d9c56", None),
+        (448, "random", None),
+        (448, "sha256:0ec7672d9c56", 100.0),
+    ]
+
+
+def test_runs_of_different_length_are_separate_rows(tmp_path):
+    fake_run(tmp_path / "0", 0, 0.90, [])
+    fake_run(tmp_path / "1", 1, 0.70, [])
+    m = json.loads((tmp_path / "1" / "metrics.json").read_text())
+    (tmp_path / "1" / "metrics.json").write_text(json.dumps({**m, "epochs": 24}))
+    assert [(r.epochs, r.seeds, r.values("auroc")) for r in rows_of(tmp_path)] == [
+        (24, [1], [70.0]),
+        (192, [0], [90.0]),
+    ]
+
+
+def test_an_old_file_without_identity_is_grouped_by_what_it_records_and_marked(tmp_path):
+    fake_run(tmp_path / "0", 0, 0.90, [], identity=None)
+    fake_run(tmp_path / "1", 1, 0.92, [], identity=None)
+    fake_run(tmp_path / "2", 2, 0.92, [], identity=None)
+    m = json.loads((tmp_path / "2" / "metrics.json").read_text())
+    (tmp_path / "2" / "metrics.json").write_text(json.dumps({**m, "n_test_good": 10}))  # another test set
+    rows = rows_of(tmp_path)
+    assert sorted((r.recorded, r.seeds, r.paper) for r in rows) == [(False, [0, 1], None), (False, [2], None)]
+    main([str(tmp_path), "--out", str(tmp_path / "out")])
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| differsqueezenet† | bottle | — |" in md and "| 10 |" in md and "before runs recorded their identity" in md
 
 
 def test_an_evaluation_of_a_run_adds_to_it_instead_of_counting_as_a_seed(tmp_path):
@@ -56,34 +112,20 @@ def test_an_evaluation_of_a_run_adds_to_it_instead_of_counting_as_a_seed(tmp_pat
     fake_run(ev, 0, 0.90, [], pixel=0.7)
     m = json.loads((ev / "metrics.json").read_text())
     (ev / "metrics.json").write_text(json.dumps({**m, "checkpoint": ckpt, "epochs": 0}))
-    (row,) = summarise(collect([str(tmp_path)]))
-    assert row["seeds"] == 1 and row["pixel_auroc"] == "70.0 (1 run)" and row["epochs"] == 192
-
-
-def test_runs_of_different_length_are_separate_rows(tmp_path):
-    fake_run(tmp_path / "0", 0, 0.90, [])
-    fake_run(tmp_path / "1", 1, 0.70, [])
-    m = json.loads((tmp_path / "1" / "metrics.json").read_text())
-    (tmp_path / "1" / "metrics.json").write_text(json.dumps({**m, "epochs": 24}))
-    rows = summarise(collect([str(tmp_path)]))
-    assert [(r["epochs"], r["seeds"], r["auroc_last_epoch"]) for r in rows] == [
-        (24, 1, "70.0 (1 run)"),
-        (192, 1, "90.0 (1 run)"),
-    ]
+    row = one_row(tmp_path)
+    assert row.seeds == [0] and row.values("pixel_auroc") == [70.0] and row.epochs == 192
 
 
 def test_baselines_sit_beside_the_flow_with_what_they_read_and_hold(tmp_path):
     fake_run(tmp_path / "flow", 0, 0.98, [])
     knn = json.loads((tmp_path / "flow" / "metrics.json").read_text())
     knn.update(model="knn", detector="knn", flow_params=0, bank_rows=3344, auroc=0.97)
+    knn["identity"] = {**knn["identity"], "model.head.kind": "knn"}
     (tmp_path / "knn").mkdir()
     (tmp_path / "knn" / "metrics.json").write_text(json.dumps(knn))
-    rows = {r["model"]: r for r in summarise(collect([str(tmp_path)]))}
-    assert (rows["differsqueezenet"]["features"], rows["differsqueezenet"]["head"]) == (
-        "squeezenet1_1 128 x 3",
-        "flow 153.2 M",
-    )
-    assert (rows["knn"]["features"], rows["knn"]["head"]) == ("squeezenet1_1 128 x 3", "knn bank 3,344")
+    csv = run_csv(rows_of(tmp_path))
+    assert "differsqueezenet,bottle,squeezenet1_1 128 x 3,flow 153.2 M," in csv
+    assert "knn,bottle,squeezenet1_1 128 x 3,knn bank 3,344," in csv.replace('"', "")
 
 
 def test_swing_is_the_largest_range_of_the_last_four_curve_points_over_seeds(tmp_path):
@@ -91,39 +133,38 @@ def test_swing_is_the_largest_range_of_the_last_four_curve_points_over_seeds(tmp
     reads one of them ranks that much noise), the worst seed; earlier points do not count."""
     fake_run(tmp_path / "0", 0, 0.90, [[8, 0.50], [16, 0.91], [24, 0.93], [32, 0.92], [40, 0.90]])
     fake_run(tmp_path / "1", 1, 0.94, [[8, 0.10], [16, 0.95], [24, 0.94], [32, 0.94], [40, 0.94]])
-    (row,) = summarise(collect([str(tmp_path)]))
-    assert row["swing_last_4"] == "3.0"  # seed 0: 93 - 90; seed 1: 1.0; the 50 and 10 are older
+    assert swing_cell(one_row(tmp_path)) == "3.0"  # seed 0: 93 - 90; seed 1: 1.0; the 50 and 10 are older
     main([str(tmp_path), "--out", str(tmp_path / "out")])
     assert "swing over the last 4 curve points" in (tmp_path / "out" / "report.md").read_text()
 
 
 def test_swing_needs_four_curve_points(tmp_path):
     fake_run(tmp_path / "0", 0, 0.90, [[8, 0.99], [192, 0.90]])
-    (row,) = summarise(collect([str(tmp_path)]))
-    assert row["swing_last_4"] == "—"
+    assert swing_cell(one_row(tmp_path)) == "—"
 
 
 def test_a_sparse_curve_has_no_swing_and_the_row_says_how_many_seeds_have_one(tmp_path):
-    """A run scored on the test set only every 48 passes (TRAIN_ARGS of the long 64-view runs): its
-    last 4 points span 144 passes, not the 4 meta-epochs the swing is about, so it is left out."""
+    """A run scored on the test set only every 48 passes: its last 4 points span 144 passes, not
+    the 4 meta-epochs the swing is about, so it is left out."""
     fake_run(tmp_path / "0", 0, 0.90, [[48, 0.80], [96, 0.95], [144, 0.85], [192, 0.90]])
     fake_run(tmp_path / "1", 1, 0.94, [[8, 0.10], [168, 0.95], [176, 0.94], [184, 0.93], [192, 0.94]])
-    (row,) = summarise(collect([str(tmp_path)]))
-    assert row["swing_last_4"] == "2.0 (1 of 2 seeds)"
+    assert swing_cell(one_row(tmp_path)) == "2.0 (1 of 2 seeds)"
 
 
 def test_a_pixel_evaluation_copied_beside_a_run_joins_it_and_old_per_image_pooling_is_labelled(tmp_path):
-    """experiments/cpu_tables.sh copies a later dsn-eval's metrics beside the run as
-    pixel_metrics.json; it belongs to that run even when it evaluated a rerun's checkpoint."""
+    """A later dsn-eval's metrics copied beside the run as pixel_metrics.json belong to that run,
+    even when it evaluated a rerun's checkpoint."""
     run = tmp_path / "runs" / "patchcore_bottle_1p_s0"
     fake_run(run, 0, 1.0, [])
     m = json.loads((run / "metrics.json").read_text())
     (run / "metrics.json").write_text(json.dumps({**m, "checkpoint": "/a/last.ckpt", "train_path": "cached"}))
     pixel = {**m, "pixel_auroc": 0.978, "pixel_aupro": 0.936, "map_scale": "common", "checkpoint": "/b/last.ckpt"}
     (run / "pixel_metrics.json").write_text(json.dumps(pixel))
-    (row,) = summarise(collect([str(tmp_path)]))
-    assert row["seeds"] == 1 and row["pixel_auroc"] == "97.8 (1 run)" and row["pixel_aupro"] == "93.6 (1 run)"
+    row = one_row(tmp_path)
+    assert (
+        row.seeds == [0] and row.values("pixel_auroc") == [97.8] and row.values("pixel_aupro") == pytest.approx([93.6])
+    )
     # pooled before 2026-11-30 (no map_scale): each map was min-max scaled per image
     (run / "pixel_metrics.json").write_text(json.dumps({**pixel, "map_scale": None, "pixel_aupro": None}))
-    (row,) = summarise(collect([str(tmp_path)]))
-    assert row["pixel_auroc"] == "97.8 (1 run) (maps min-max per image)" and row["pixel_aupro"] == "—"
+    row = one_row(tmp_path)
+    assert row.maps_per_image and row.values("pixel_aupro") == []

@@ -88,7 +88,8 @@ def build_backbone(name: str, n_features: int, weights: str | None) -> nn.Sequen
     """Return the frozen, eval-mode ``features[:tap]`` of backbone ``name`` with ``n_features`` outputs.
 
     ``weights``: ``"imagenet"`` (torchvision's enum; downloads on first use), a path to a local
-    state-dict file, or ``"none"``/``None`` for random initialisation (tests and debugging only).
+    state-dict file, a folder of such files (:func:`weights_in_folder`), or ``"none"``/``None``
+    for random initialisation (tests and debugging only).
     """
     spec = _spec(name)
     if n_features not in spec.taps:
@@ -102,6 +103,12 @@ def build_backbone(name: str, n_features: int, weights: str | None) -> nn.Sequen
         pass
     elif weights == "imagenet":
         full.load_state_dict(_download_imagenet(name, spec))
+    elif Path(weights).is_dir():
+        found = weights_in_folder(Path(weights), name)
+        if found is None:  # not there: the usual source (a package's copy, or a download)
+            full.load_state_dict(_download_imagenet(name, spec, folder=Path(weights)))
+        else:
+            _load_features_file(full, found, name, tap, spec.convert)
     else:
         _load_features_file(full, Path(weights), name, tap, spec.convert)
     trunk = nn.Sequential(*list(full.features.children())[:tap])
@@ -122,12 +129,30 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0][:200] if lines else ''}"
 
 
-def _download_imagenet(name: str, spec: BackboneSpec) -> dict:
+def weights_in_folder(folder: Path, name: str) -> Path | None:
+    """Backbone ``name``'s file in a weights folder: ``<name>.pth`` or ``<name>_<anything>.pth``
+    (e.g. ``squeezenet1_1_imagenet.pth``, ``alexnet_features_imagenet.pth``); None when there is
+    none; several candidates are an error naming them."""
+    found = sorted(p for p in folder.glob(f"{name}*.pth") if p.stem == name or p.stem.startswith(f"{name}_"))
+    if len(found) > 1:
+        raise WeightsFileError(
+            f"weights folder {folder} holds {len(found)} files for backbone '{name}' "
+            f"({', '.join(p.name for p in found)}): keep one, or name the file in model.features.weights"
+        )
+    return found[0] if found else None
+
+
+def _download_imagenet(name: str, spec: BackboneSpec, folder: Path | None = None) -> dict:
     """The ImageNet weights, or an error that says what failed and the one-line fix."""
     try:
         return spec.imagenet_state()
     except (OSError, RuntimeError) as err:  # URLError is an OSError; hub wraps some failures in RuntimeError
         cache = Path(torch.hub.get_dir()) / "checkpoints"
+        if folder is not None:
+            raise WeightsUnavailable(
+                f"no weights for backbone '{name}' in {folder} (a file {name}.pth or {name}_*.pth) "
+                f"and the download failed ({err}): put its torchvision state dict there"
+            ) from None
         raise WeightsUnavailable(
             f"the ImageNet weights of backbone '{name}' could not be downloaded ({err}): "
             f"set model.features.weights=<local state-dict file> (a torchvision state dict of "

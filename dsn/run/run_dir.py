@@ -31,10 +31,10 @@ from omegaconf import DictConfig, OmegaConf
 from dsn.lit.checkpoints import trained_epochs
 from dsn.lit.modules import effective_hparams, given_head_settings
 from dsn.model.legacy_hparams import is_flat, nest
-from dsn.utils.atomic import write_text_atomic
+from dsn.results.run_folders import FAILURE_FILE, LOCK_FILE
+from dsn.utils.atomic import write_json, write_text_atomic
 from dsn.utils.secrets import redact
 
-LOCK_FILE = ".dsn.lock"
 # hyperparameters that may differ on a resume: where the backbone weights were read from (they
 # are inside the checkpoint) and the memory-bound chunk size (results do not depend on it)
 MAY_DIFFER = frozenset({"features.weights", "features.chunk"})
@@ -138,3 +138,17 @@ def save_run_config(cfg: DictConfig, run_dir: str | Path) -> None:
         files["overrides.yaml"] = hydra_cfg.overrides.task
     for name, node in files.items():
         write_text_atomic(out / name, redact(OmegaConf.to_yaml(node)))
+
+
+def record_failure(run_dir: str | Path, err: BaseException) -> None:
+    """``<run_dir>/failure.json``: the error that ended this run, one line, for ``dsn-report``
+    (which lists the run as failed until a later run of the directory writes its metrics)."""
+    first = (str(err).strip().splitlines() or [""])[0]
+    try:
+        write_json(Path(run_dir) / FAILURE_FILE, {"error": f"{type(err).__name__}: {first}"[:500]})
+    except OSError:  # no room to say so: the error itself is still raised and told
+        pass
+
+
+def clear_failure(run_dir: str | Path) -> None:
+    (Path(run_dir) / FAILURE_FILE).unlink(missing_ok=True)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from dsn.results.run_figures import write_run_figures
+from dsn.results.run_identity import BOOKKEEPING_CALLBACKS, KEPT, is_random, run_identity
 from dsn.results.run_metrics import run_metrics
 from dsn.run.run_record import RunRecord
 from dsn.utils.atomic import write_json
+from dsn.utils.provenance import dsn_version, git_commit, state_digest
 
 
 def score_and_report(
@@ -32,6 +34,7 @@ def score_and_report(
     trainer.test(module, datamodule=datamodule, verbose=False)
     metrics = run_metrics(module, datamodule.test_set, epochs, run.elapsed())
     metrics.update(extra() if extra else {})
+    metrics.update(provenance(cfg, module, str(trainer.precision)))
     run.stage("test")
     metrics["peak_rss_mb_by_stage"] = run.peaks
     metrics_file = write_json(run.metrics_file, metrics)
@@ -52,3 +55,43 @@ def score_and_report(
         metrics["wall_time_s"] = round(run.elapsed(), 1)  # the whole run, figures included
         write_json(metrics_file, metrics)
     return metrics
+
+
+def provenance(cfg: DictConfig, module, precision: str) -> dict:
+    """What defines the run's result (its identity, :mod:`dsn.results.run_identity`) and what made
+    it: the weights' source and digest, dsn's version and commit."""
+    return {
+        **identity_fields(cfg, dict(module.hparams), module.model.features, precision),
+        "dsn_version": dsn_version(),
+        "dsn_commit": git_commit(),
+    }
+
+
+def identity_fields(cfg: DictConfig, hparams: dict, features, precision: str) -> dict:
+    """``identity``, ``weights_source`` and ``weights_sha256`` of a run of ``cfg`` whose module has
+    ``hparams`` and the features module ``features`` (its frozen backbone is hashed)."""
+    weights = hparams["features"].get("weights")
+    digest = None if is_random(weights) else state_digest(features)
+    model_hp = OmegaConf.to_container(OmegaConf.create(hparams), resolve=True)
+    return {
+        "identity": run_identity(model_hp, identity_sections(cfg), digest, precision),
+        "weights_source": "random" if digest is None else str(weights),
+        "weights_sha256": digest,
+    }
+
+
+def identity_sections(cfg: DictConfig) -> dict:
+    """The config values an identity reads, resolved one by one (the rest of the config may hold
+    interpolations that only resolve inside a Hydra run, e.g. the output folder)."""
+    out = {}
+    for section, keys in KEPT.items():
+        node = cfg.get(section)
+        if node is not None:
+            out[section] = {k: OmegaConf.select(cfg, f"{section}.{k}") for k in keys if k in node}
+    callbacks = cfg.get("callbacks") or {}
+    out["callbacks"] = {
+        name: OmegaConf.to_container(node, resolve=True)
+        for name, node in callbacks.items()
+        if name not in BOOKKEEPING_CALLBACKS and node is not None
+    }
+    return out

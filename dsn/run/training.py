@@ -26,7 +26,15 @@ from dsn.results.run_summary import summary_line
 from dsn.results.threshold import f1_optimal, fit_threshold
 from dsn.run.feature_cache import cache_test_features, cache_train_features
 from dsn.run.quiet import quiet_third_party
-from dsn.run.run_dir import check_same_model, resume_checkpoint, run_dir_lock, save_run_config
+from dsn.run.run_dir import (
+    RunDirError,
+    check_same_model,
+    clear_failure,
+    record_failure,
+    resume_checkpoint,
+    run_dir_lock,
+    save_run_config,
+)
 from dsn.run.run_record import RunRecord
 from dsn.run.score_and_report import score_and_report
 from dsn.utils.tensor_cache import evict
@@ -35,7 +43,21 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict:
-    """Fit and test one model on one category; returns the metrics also written to metrics.json."""
+    """Fit and test one model on one category; returns the metrics also written to metrics.json.
+    A run that ends in an error leaves its one-line reason in ``failure.json`` (unless the
+    directory belongs to another run: a busy or mismatched one is not this run's to mark)."""
+    try:
+        metrics = _train(cfg)
+    except RunDirError:
+        raise
+    except BaseException as err:
+        record_failure(cfg.paths.output_dir, err)
+        raise
+    clear_failure(cfg.paths.output_dir)
+    return metrics
+
+
+def _train(cfg: DictConfig) -> dict:
     run = RunRecord(Path(cfg.paths.output_dir))
     quiet_third_party()
     check_train_config(cfg)  # before any image is decoded

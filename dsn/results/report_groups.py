@@ -1,0 +1,163 @@
+"""Runs -> rows of a report: runs are pooled only when their identities are equal, so the runs of
+a row differ in seed alone; a row's settings are the keys in which it differs from the other rows
+of its model. Everything here is numbers (lists of per-seed values); the tables format them.
+
+A metrics file written before runs recorded their identity (2026-12-06) is grouped by the settings
+it does record (:data:`OLD_FILE_KEYS`) and its row is marked: such a file may not say everything
+that made it (a test split, the weights), and the report does not guess what it does not say.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dsn.results.paper_numbers import PAPER_AUROC, PAPER_SETTING
+from dsn.results.run_folders import METRICS_FILE, PIXEL_FILE, RunFolder
+
+OLD_FILE_KEYS = (
+    "model",
+    "backbone",
+    "n_features",
+    "n_scales",
+    "patch_taps",
+    "grid",
+    "detector",
+    "hidden",
+    "n_blocks",
+    "k",
+    "test_views",
+    "bank_views",
+    "train_path",
+    "precision",
+    "n_test_good",
+    "n_test_defective",
+)
+NOT_A_SETTING = ("data.category", "model.name", "model", "category")
+META_EPOCH = 8  # passes between test-curve points in the reference and dsn's default (check_val_every_n_epoch)
+
+
+@dataclass
+class Row:
+    model: str
+    category: str
+    setting: dict  # the identity without the category (the same for every seed)
+    runs: list[dict]
+    recorded: bool  # False: an old metrics file, grouped by the keys it records
+    settings: dict = field(default_factory=dict)  # the keys in which this row differs from its model's others
+
+    @property
+    def seeds(self) -> list[int]:
+        return [m.get("seed") for m in self.runs]
+
+    @property
+    def epochs(self) -> int:
+        return self.runs[0]["epochs"]
+
+    def values(self, key: str) -> list[float]:
+        """Per-seed values (in %) of a 0-1 metric, for the seeds that have it."""
+        return [100 * m[key] for m in self.runs if m.get(key) is not None]
+
+    @property
+    def best_on_test(self) -> list[float]:
+        """Each seed's best test-curve point: selected on the test set (the paper's protocol)."""
+        return [100 * max([m["auroc"]] + [c[1] for c in m.get("curve_test_auroc", [])]) for m in self.runs]
+
+    @property
+    def maps_per_image(self) -> bool:
+        """Pixel AUROC pooled before 2026-11-30 had each map min-max scaled per image."""
+        return any(m.get("pixel_auroc") is not None and m.get("map_scale") != "common" for m in self.runs)
+
+    @property
+    def paper(self) -> float | None:
+        """The published number, only beside a row that is the paper's setting with trained weights."""
+        wanted = PAPER_SETTING.get(self.model)
+        if not self.recorded or wanted is None or self.setting.get("model.features.weights") == "random":
+            return None
+        if any(self.setting.get(k) != v for k, v in wanted.items()):
+            return None
+        return PAPER_AUROC[self.model].get(self.category)
+
+    def swing(self, points: int = 4) -> tuple[float | None, int]:
+        """(largest max - min of a seed's last ``points`` test-curve points, how many seeds have
+        such a tail). Only points one meta-epoch apart count: a sparser curve says nothing of how
+        a score read near the end depends on the epoch it is read at."""
+        ranges = []
+        for m in self.runs:
+            tail = sorted(m.get("curve_test_auroc", []))[-points:]
+            if len(tail) == points and all(b[0] - a[0] == META_EPOCH for a, b in zip(tail, tail[1:])):
+                ranges.append(100 * (max(a for _, a in tail) - min(a for _, a in tail)))
+        return (max(ranges) if ranges else None), len(ranges)
+
+
+def mean_sd(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def with_evaluations(runs: list[RunFolder]) -> list[dict]:
+    """One record per trained model: a ``dsn-eval`` of a run's checkpoint (e.g. to add pixel AUROC
+    afterwards; its own folder, or ``pixel_metrics.json`` beside the run) fills what the run left
+    empty and is never counted as another seed."""
+    by_model: dict[str, dict] = {}
+    records = [r.metrics for r in runs if r.status == "ok"]
+    for r in runs:
+        pixel = r.path / PIXEL_FILE
+        if r.status == "ok" and pixel.is_file():
+            records.append({**json.loads(pixel.read_text()), "_beside": str(r.path / METRICS_FILE)})
+    for m in records:
+        beside = m.get("_beside")
+        of_run = json.loads(Path(beside).read_text()) if beside else m
+        key = str(Path(of_run["checkpoint"]).resolve()) if of_run.get("checkpoint") else beside or m["_file"]
+        if key in by_model:
+            train, other = (m, by_model[key]) if "train_path" in m else (by_model[key], m)
+            m = {**train, **{k: v for k, v in other.items() if train.get(k) is None}}
+        by_model[key] = m
+    return list(by_model.values())
+
+
+def identity_of(m: dict) -> tuple[dict, bool]:
+    """(the run's identity, whether the run recorded it); old files: the settings they record."""
+    if m.get("identity"):
+        return dict(m["identity"]), True
+    return {k: m[k] for k in OLD_FILE_KEYS if m.get(k) is not None}, False
+
+
+def group(records: list[dict]) -> list[Row]:
+    """Rows of runs with equal identities (and equal passes: runs of different lengths never pool),
+    sorted by model, category and settings; each row's ``settings`` filled in."""
+    rows: dict[str, Row] = {}
+    for m in records:
+        identity, recorded = identity_of(m)
+        category = identity.pop("data.category", None) or m["category"]
+        setting = {k: v for k, v in identity.items() if k not in NOT_A_SETTING}
+        key = json.dumps([m["model"], category, m["epochs"], recorded, setting], sort_keys=True, default=str)
+        if key not in rows:
+            rows[key] = Row(m["model"], category, setting, [], recorded)
+        rows[key].runs.append(m)
+    out = sorted(
+        rows.values(), key=lambda r: (r.model, r.category, r.epochs, json.dumps(r.setting, sort_keys=True, default=str))
+    )
+    for row in out:
+        row.runs.sort(key=lambda m: (m.get("seed") is None, m.get("seed")))
+    name_settings(out)
+    return out
+
+
+def name_settings(rows: list[Row]) -> None:
+    """Each row's ``settings``: the keys whose values differ among the rows of its model (missing
+    shows as None), so two rows of one model are never told apart by nothing."""
+    for model in {r.model for r in rows}:
+        mine = [r for r in rows if r.model == model]
+        keys = sorted({k for r in mine for k in r.setting})
+        differ = [k for k in keys if len({json.dumps(r.setting.get(k), default=str) for r in mine}) > 1]
+        for r in mine:
+            r.settings = {k: r.setting.get(k) for k in differ}
+
+
+def differing_keys(rows: list[Row]) -> list[str]:
+    """Every key that names a setting of some row, in first-seen order."""
+    return list(dict.fromkeys(k for r in rows for k in r.settings))
