@@ -109,10 +109,13 @@ class Scoring:
                 rows.append(error_row(item.path, item.error))
                 continue
             d = self.decision
-            rows.append(score_row(item.path, float(scored[i]), d.threshold, d.low, d.high))
+            row = score_row(item.path, float(scored[i]), d.threshold, d.low, d.high)
+            rows.append(row)
             if self.heatmaps:
                 heat = self.model.anomaly_map(images[i], n_rotations=self.views)
-                heat_map_png(images[i], heat, Path(self.heatmaps) / heatmap_name(item.path))
+                norm = "" if row["normalized_score"] == "" else f", normalised {row['normalized_score']}"
+                title = f"score {row['score']:.4g}{norm}: {row['verdict']}"
+                heat_map_png(images[i], heat, Path(self.heatmaps) / heatmap_name(item.path), title)
         return rows
 
 

@@ -234,7 +234,7 @@ def test_a_partial_bank_is_taken_only_when_it_fits(tmp_path, kept):
 
     model = _CountingEmbedder()
     progress = PartialRows(entry, every_s=float("inf"))
-    out = embed_stack(model, images, angles, device="cpu", batch_images=2, jitter=None, progress=progress)
+    out = embed_stack(model, images, angles, device="cpu", batch_images=2, jitter=None, progress=progress, desc="bank")
 
     if kept == "first_3":
         assert torch.equal(out[:3], exact[:3] + 1000.0) and torch.equal(out[3:], exact[3:])

@@ -66,3 +66,23 @@ def test_an_input_too_small_for_the_backbone_is_one_line(tmp_path, toy_root):
         "error: a 32x32 px input (scale 2 of 3) is too small for this backbone: raise data.image_size or lower "
         "model.features.n_scales"
     )
+
+
+def test_a_plain_run_stores_a_decision_threshold_by_default(tmp_path, toy_root):
+    """No threshold setting given (not debug, which trains on every image): a seeded 10% of
+    train/good is held out and the threshold is stored, for dsn-predict and the exported model."""
+    small = ["weights=none", "data.image_size=32", "data.batch_size=3", "model.tiny=true", "trainer.max_epochs=1"]
+    small += [
+        "feature_cache.bank_views=2",
+        "model.views.train_views=2",
+        "model.views.test_views=2",
+        "figures.enabled=false",
+        "logger=csv",
+    ]
+    cmd = [sys.executable, "-m", "dsn.train", f"data.root={toy_root}", "data.category=toy", *small]
+    out = subprocess.run([*cmd, f"hydra.run.dir={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["n_val_good"] == 1 and metrics["threshold"] is not None  # 10% of 6, at least one
+    assert metrics["identity"]["data.val_fraction"] == 0.1
+    assert f"threshold {metrics['threshold']:.4g}" in out.stdout.strip().splitlines()[-1]

@@ -78,12 +78,14 @@ def test_cached_and_uncached_features_are_the_same_view(squeezenet_weights, jitt
     images = torch.randint(0, 256, (3, 3, 96, 96), dtype=torch.uint8, generator=g)
     angles = torch.rand(3, 4, generator=g) * 360 - 180
     factors = jitter_factors(12, 0.4, 0.4, 0.4, g).view(3, 4, 3) if jittered else None
-    bank = embed_stack(model, images, angles, device="cpu", batch_images=2, jitter=factors, progress=None)
+    bank = embed_stack(model, images, angles, device="cpu", batch_images=2, jitter=factors, progress=None, desc="bank")
     for i in range(3):
         for v in range(4):
             f = None if factors is None else factors[i : i + 1, v : v + 1]
             one = model.embed(images[i : i + 1], angles[i : i + 1, v : v + 1], f)[0, 0]
             torch.testing.assert_close(bank[i, v], one, rtol=1e-4, atol=1e-5)
     if jittered:
-        plain = embed_stack(model, images, angles, device="cpu", batch_images=2, jitter=None, progress=None)
+        plain = embed_stack(
+            model, images, angles, device="cpu", batch_images=2, jitter=None, progress=None, desc="bank"
+        )
         assert not torch.allclose(bank, plain, atol=1e-3)

@@ -16,6 +16,7 @@ from dsn import CONF_DIR
 from dsn.data import MVTecDataModule
 from dsn.lit.checkpoints import StreamingCheckpointIO
 from dsn.lit.detector_module import DetectorLightning
+from dsn.lit.fit_estimate import FitEstimate
 from dsn.lit.interruption import SaveOnSignal
 from dsn.lit.loggers import wandb_identity
 from dsn.lit.modules import effective_hparams, given_head_settings, module_for
@@ -49,6 +50,7 @@ def build_trainer(cfg: DictConfig) -> L.Trainer:
     # entries without a _target_ are leftovers of presets that switched a group off (callbacks: null)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     callbacks.append(SaveOnSignal(cfg.paths.output_dir))  # every run, sweep trials too: a SIGTERM keeps the work
+    callbacks.append(FitEstimate())  # one line after the first pass: how long the fit will take
     loggers = [
         instantiate(lg, **(wandb_identity(cfg) if key == "wandb" else {}))
         for key, lg in (cfg.get("logger") or {}).items()

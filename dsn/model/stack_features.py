@@ -6,12 +6,12 @@ stored vectors, and the backbone never sees the same view twice in a run.
 
 from __future__ import annotations
 
-import time
 from typing import Protocol
 
 import torch
 
 from dsn.model.detector import Detector
+from dsn.utils.progress_bar import ProgressBar
 
 
 class Progress(Protocol):
@@ -35,6 +35,7 @@ def embed_stack(
     batch_images: int,
     jitter: torch.Tensor | None,
     progress: Progress | None,
+    desc: str,
     log_every_s: float = 30.0,
 ) -> torch.Tensor:
     """images uint8 [N, 3, S, S], angles [N, V] (and colour factors [N, V, 3] or None) -> float32
@@ -47,17 +48,18 @@ def embed_stack(
     done = None if progress is None else progress.load()
     if done is not None and not (done.ndim == 3 and done.shape[0] <= n and done.shape[1] == v):
         done = None  # not this stack's rows: start over
-    out, last = [] if done is None else [done], time.monotonic()
+    out = [] if done is None else [done]
     if done is not None:
         print(f"  features: {done.shape[0]}/{n} images kept from an interrupted run", flush=True)
-    for start in range(0 if done is None else done.shape[0], n, batch_images):
+    first = 0 if done is None else done.shape[0]
+    bar = ProgressBar(n, f"{desc} ({v} views each)", initial=first, every_s=log_every_s)
+    for start in range(first, n, batch_images):
         imgs = images[start : start + batch_images].to(device, non_blocking=True)
         jit = None if jitter is None else jitter[start : start + batch_images]  # moved where the views are
         out.append(model.embed(imgs, angles[start : start + batch_images].to(device), jit).float().cpu())
-        if time.monotonic() - last > log_every_s:
-            print(f"  features: {start + len(imgs)}/{n} images", flush=True)
-            last = time.monotonic()
+        bar.update(len(imgs))
         if progress is not None and start + len(imgs) < n and progress.due():
             out = [torch.cat(out)]
             progress.save(out[0])
+    bar.close()
     return torch.cat(out)

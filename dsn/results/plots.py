@@ -27,11 +27,17 @@ def roc_curve_png(scores: torch.Tensor, labels: torch.Tensor, title: str, path: 
 
 
 def score_histogram_png(scores: torch.Tensor, labels: torch.Tensor, title: str, path: Path) -> Path:
+    """Both classes as densities (a class of 20 images stays visible beside one of 63), each filled
+    lightly under its own outline; the counts in the legend."""
     fig, ax = plt.subplots(figsize=(5, 3.5))
     bins = torch.linspace(float(scores.min()), float(scores.max()), 31).numpy()
-    ax.hist(scores[labels == 0].numpy(), bins=bins, alpha=0.6, label="good")
-    ax.hist(scores[labels == 1].numpy(), bins=bins, alpha=0.6, label="defective")
-    ax.set(xlabel="anomaly score (mean z²)", ylabel="images", title=title)
+    for label, name, colour in ((1, "defective", "tab:red"), (0, "good", "tab:blue")):  # good drawn on top
+        values = scores[labels == label].numpy()
+        if len(values):
+            style = dict(bins=bins, density=True, color=colour)
+            ax.hist(values, histtype="stepfilled", alpha=0.3, **style)
+            ax.hist(values, histtype="step", linewidth=1.8, label=f"{name} ({len(values)} images)", **style)
+    ax.set(xlabel="anomaly score (mean z²)", ylabel="density", title=title)
     ax.legend()
     return _save(fig, path)
 
@@ -46,8 +52,9 @@ def gradient_maps_png(
         rgb = img.permute(1, 2, 0).numpy()
         axes[row, 0].imshow(rgb)
         axes[row, 0].set_title(t, fontsize=8)
-        overlay(axes[row, 1], img, m)
+        shown = overlay(axes[row, 1], img, m)
         axes[row, 1].set_title("gradient map", fontsize=8)
+        colour_bar(fig, axes[row, 1], shown)
         axes[row, 2].imshow(mask.squeeze(0).numpy(), cmap="gray", vmin=0, vmax=1)
         axes[row, 2].set_title("ground truth", fontsize=8)
         for ax in axes[row]:
@@ -55,18 +62,28 @@ def gradient_maps_png(
     return _save(fig, path)
 
 
-def overlay(ax, image: torch.Tensor, heat: torch.Tensor) -> None:
+def overlay(ax, image: torch.Tensor, heat: torch.Tensor):
     """A map over its uint8 image [3, H, W], in the jet colours of the paper's Fig. 3, scaled to
-    its own [min, max] as the reference draws it (the map itself stays on the model's scale)."""
+    its own [min, max] as the reference draws it (the map itself stays on the model's scale);
+    returns the map's image, for a colour bar."""
     ax.imshow(image.permute(1, 2, 0).cpu().numpy())
-    ax.imshow(unit_range(heat).cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+    shown = ax.imshow(unit_range(heat).cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
     ax.axis("off")
+    return shown
 
 
-def heat_map_png(image: torch.Tensor, heat: torch.Tensor, path: Path) -> Path:
-    """One image with its map over it (dsn-predict --heatmaps)."""
-    fig, ax = plt.subplots(figsize=(4, 4))
-    overlay(ax, image, heat)
+def colour_bar(fig, ax, shown) -> None:
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
+    bar.set_label("map, this image's min to max", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+
+
+def heat_map_png(image: torch.Tensor, heat: torch.Tensor, path: Path, title: str = "") -> Path:
+    """One image with its map over it and a colour bar (dsn-predict --heatmaps); ``title``: its
+    score and verdict."""
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    colour_bar(fig, ax, overlay(ax, image, heat))
+    ax.set_title(title, fontsize=9)
     return _save(fig, path)
 
 

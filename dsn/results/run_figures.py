@@ -10,6 +10,7 @@ from dsn.data.dataset import MVTecDataset
 from dsn.results.metrics import UndefinedAUROC, has_both_classes, pixel_auroc
 from dsn.results.plots import gradient_maps_png, roc_curve_png, score_histogram_png
 from dsn.results.region_overlap import pixel_aupro
+from dsn.utils.progress_bar import ProgressBar
 
 
 def write_run_figures(
@@ -33,8 +34,17 @@ def write_run_figures(
 
     model = module.model.eval()
     chosen = _spread_defective(test_set, gradient_maps)
+    # pixel metrics need the ground truth: without masks, only the figure's few maps are drawn
+    if with_pixel_auroc and (test_set.masks is None or not bool((test_set.masks > 0).any())):
+        with_pixel_auroc = False
+        extra["pixel_auroc_note"] = "no ground-truth masks in the test set: pixel metrics not computed"
     todo = range(len(test_set)) if with_pixel_auroc else chosen
-    maps = {i: model.anomaly_map(test_set.images[i], map_rotations).cpu() for i in todo}
+    bar = ProgressBar(len(todo), f"anomaly maps ({map_rotations} rotations each)")
+    maps = {}
+    for i in todo:
+        maps[i] = model.anomaly_map(test_set.images[i], map_rotations).cpu()
+        bar.update(1)
+    bar.close()
     if chosen:
         titles = [
             f"{test_set.samples[i].defect} / {test_set.samples[i].path.name}  score {scores[i]:.3g}" for i in chosen

@@ -67,6 +67,7 @@ def _serve_views(
             batch_images=batch_images,
             jitter=jitter,
             progress=progress,
+            desc=f"features of the {name.split('-')[0]} images",
         )
 
     feats = compute() if file is None else cached_tensor(file, compute)

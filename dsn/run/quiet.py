@@ -6,6 +6,14 @@ else of those libraries' warnings is touched).
   mode on purpose (its batch-norm statistics are ImageNet's).
 - Lightning's own ``LeafSpec`` deprecation: raised inside Lightning, nothing dsn can change.
 - Lightning's "💡 Tip" adverts for its cloud loggers and model registry.
+- "Checkpoint directory ... exists and is not empty": a run resumes in its own directory on purpose
+  (the run-directory lock makes sure it is its own).
+- "configure_optimizers returned None": a fitted head (kNN, Gaussian) has no optimiser on purpose.
+- "number of training batches ... smaller than the logging interval": dsn's curves are per epoch;
+  a small category's few steps per epoch lose nothing.
+
+Lightning's own console handler is removed where the run's logging (Hydra's console and
+``train.log``) already shows its messages: each line was printed twice.
 """
 
 from __future__ import annotations
@@ -18,9 +26,13 @@ NOTICES = (
     "The `srun` command is available on your system but is not used",
     r"Found \d+ module\(s\) in eval mode at the start of training",
     re.escape("`isinstance(treespec, LeafSpec)` is deprecated"),
+    r"Checkpoint directory .* exists and is not empty",
+    re.escape("`LightningModule.configure_optimizers` returned `None`, this fit will run with no optimizer"),
+    r"The number of training batches \(\d+\) is smaller than the logging interval",
 )
 TIP = "💡 Tip: For seamless cloud"
 RANK_ZERO_LOGGERS = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
 
 
 class _DropTips(logging.Filter):
@@ -35,3 +47,10 @@ def quiet_third_party() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropTips) for f in logger.filters):
             logger.addFilter(_DropTips())
+    if logging.getLogger().handlers:  # the run's own handlers show Lightning's messages
+        for name in LIGHTNING_LOGGERS:
+            logger = logging.getLogger(name)
+            for handler in list(logger.handlers):
+                if type(handler) is logging.StreamHandler:
+                    logger.removeHandler(handler)
+                    logger.propagate = True

@@ -68,6 +68,7 @@ def _train(cfg: DictConfig) -> dict:
         module = build_module(cfg)  # before decoding images: unreachable weights fail in seconds
         datamodule = build_datamodule(cfg)
         datamodule.setup("fit")
+        log.info(plan_line(cfg, module, datamodule))
         run.stage("data+model")
         trainer = build_trainer(cfg)  # before the feature caches: a bad trainer setting fails in seconds
         ok = False
@@ -82,6 +83,19 @@ def _train(cfg: DictConfig) -> dict:
     if metrics:  # the run's last line (console and the run's train.log): what it found, where
         log.info(summary_line(metrics, run.metrics_file))
     return metrics
+
+
+def plan_line(cfg: DictConfig, module, datamodule) -> str:
+    """What the run will do, before it does it: category, model, images, views and passes."""
+    fc, hp = cfg.feature_cache, module.hparams
+    bank = f"{fc.bank_views} banked views each" if fc.train else "fresh views every step"
+    passes = f"{cfg.trainer.max_epochs} passes" if hp.optimizer is not None else "one pass (a fitted head)"
+    n_test = len(datamodule.test_set)
+    test = f", {n_test} test images x {module.views.test_views} views" if cfg.get("test", True) else ""
+    return (
+        f"plan: {cfg.data.category}, {hp.name} ({hp.features['backbone']} + {hp.head['kind']} head): "
+        f"{len(datamodule.train_set)} training images ({bank}){test}, {passes}"
+    )
 
 
 def checkpoint_to_resume(cfg: DictConfig) -> Path | None:

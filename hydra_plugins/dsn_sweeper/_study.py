@@ -21,6 +21,7 @@ import hashlib
 import logging
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +69,16 @@ def open_storage(url: str, heartbeat_interval: int, grace_period: int, outages: 
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     for attempt in range(attempts):
         try:
-            return RetryingRDBStorage(
-                url,
-                outages,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-            )
+            with warnings.catch_warnings():  # heartbeats are used on purpose (optuna marks them experimental)
+                warnings.filterwarnings("ignore", message="Argument ``heartbeat_interval`` is an experimental")
+                warnings.filterwarnings("ignore", message="Argument ``grace_period`` is an experimental")
+                return RetryingRDBStorage(
+                    url,
+                    outages,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                )
         except Exception as err:  # table creation raced with another worker
             if attempt == attempts - 1 or getattr(err, "one_line", False):
                 raise
