@@ -31,10 +31,13 @@ from dsn.results.run_folders import RunFolder, read_runs
 from dsn.utils.atomic import write_text_atomic
 
 
-def build(dirs: list[str]) -> tuple[list[Row], list[RunFolder]]:
-    """(rows, every run found with its status); exits with one line when no run finished."""
+def build(dirs: list[str], models: list[str] | None = None) -> tuple[list[Row], list[RunFolder]]:
+    """(rows, every run found with its status), only the ``models`` named (in that order) when
+    given; exits with one line when no run finished."""
     runs = read_runs(dirs)
     rows = group(with_evaluations(runs))
+    if models:
+        rows = sorted((r for r in rows if r.model in models), key=lambda r: models.index(r.model))
     if not rows:
         found = ", ".join(f"{sum(r.status == s for r in runs)} {s}" for s in sorted({r.status for r in runs}))
         raise SystemExit(f"error: no finished run under {', '.join(dirs)} ({found or 'no run folders'})")
@@ -67,13 +70,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("dirs", nargs="+", help="folders holding runs (searched recursively)")
     ap.add_argument("--out", default="logs/report", help="folder for the report's files (default: logs/report)")
     ap.add_argument("--html", action="store_true", help="also write report.html (tables and plots, self-contained)")
+    ap.add_argument("--models", help="only these models (model.name), comma-separated, in this order")
     ap.add_argument("--wandb", metavar="PROJECT", help="also log the tables and plots as one W&B run of PROJECT")
     ap.add_argument(
         "--online", action="store_true", help="with --wandb: sync now (default: offline, `wandb sync` later)"
     )
     args = ap.parse_args(argv)
-    rows, runs = build(args.dirs)
-    command = "dsn-report " + " ".join(args.dirs) + f" --out {args.out}" + (" --html" if args.html else "")
+    models = args.models.split(",") if args.models else None
+    rows, runs = build(args.dirs, models)
+    command = "dsn-report " + " ".join(args.dirs) + (f" --models {args.models}" if models else "")
+    command += f" --out {args.out}" + (" --html" if args.html else "")
     out = Path(args.out)
     print(write(rows, runs, out, command, args.html))
     if args.wandb:

@@ -128,12 +128,13 @@ PATH_IN_TEXT = re.compile(
 RETIRED = {
     "experiments/tap_table.py": "6d46538",
     "experiments/mt_reference_table.py": "6d46538",
+    "experiments/cpu_tables.sh": "6d46538",  # its recipes: conf/experiment/lab/
 }
 
 
 def documents() -> list[Path]:
     """Every file whose prose points readers at other files: READMEs, scripts, code, configs."""
-    globs = ["README.md", "Makefile", "experiments/**/*.md", "experiments/**/*.py", "experiments/**/*.sh"]
+    globs = ["README.md", "Makefile", "docs/*.md", "experiments/**/*.md", "experiments/**/*.py", "experiments/**/*.sh"]
     globs += ["dsn/**/*.py", "conf/**/*.yaml", "tests/*.py", "hydra_plugins/**/*.py"]
     return sorted({p for g in globs for p in REPO.glob(g)})
 

@@ -1,4 +1,4 @@
-"""The README's cluster commands on a real single-node SLURM 22.05 (tests/slurm_cluster.py) with
+"""The cluster commands of docs/sweeps_and_clusters.md on a real single-node SLURM 22.05 (tests/slurm_cluster.py) with
 a real PostgreSQL study, scaled to debug size: the job array, the launcher worker, both together
 on one study; a trial job cancelled or killed fails its trial alone; a launch SLURM refuses is one
 line and leaves nothing RUNNING. Every daemon is ended by PID, also when a test fails."""
@@ -45,15 +45,15 @@ def cluster(tmp_path_factory):
 
 
 def readme_command(opening: str) -> str:
-    """The README's code block that starts with ``opening``, joined into one line."""
-    text = (REPO / "README.md").read_text()
+    """The cluster page's code block that starts with ``opening``, joined into one line."""
+    text = (REPO / "docs" / "sweeps_and_clusters.md").read_text()
     start = text.index(opening)
     block = text[start : text.index("\n\n", start)]
     return re.sub(r"\\\n\s*", "", block).strip()
 
 
 def scaled(command: str, root: Path, logs: Path, *extra: str) -> str:
-    """The README's command at debug size on this node."""
+    """The cluster page's command at debug size on this node."""
     swaps = [
         ("--array=0-7", "--array=0-2"),
         ("--gres=gpu:1 ", ""),  # this node has no GPU; trainer=cpu asks for none

@@ -148,14 +148,19 @@ def group(records: list[dict]) -> list[Row]:
 
 
 def name_settings(rows: list[Row]) -> None:
-    """Each row's ``settings``: the keys whose values differ among the rows of its model (missing
-    shows as None), so two rows of one model are never told apart by nothing."""
-    for model in {r.model for r in rows}:
-        mine = [r for r in rows if r.model == model]
-        keys = sorted({k for r in mine for k in r.setting})
-        differ = [k for k in keys if len({json.dumps(r.setting.get(k), default=str) for r in mine}) > 1]
+    """Each row's ``settings``: the keys whose values differ among the rows of its model within
+    one category (missing shows as None), so two rows of one model are never told apart by
+    nothing, and a value that only follows the category (an old file's test-set size) is not named.
+    Rows of old files are compared among themselves (their keys are named differently)."""
+    for model, recorded in {(r.model, r.recorded) for r in rows}:
+        mine = [r for r in rows if r.model == model and r.recorded == recorded]
+        differ: set[str] = set()
+        for category in {r.category for r in mine}:
+            here = [r for r in mine if r.category == category]
+            keys = {k for r in here for k in r.setting}
+            differ |= {k for k in keys if len({json.dumps(r.setting.get(k), default=str) for r in here}) > 1}
         for r in mine:
-            r.settings = {k: r.setting.get(k) for k in differ}
+            r.settings = {k: r.setting.get(k) for k in sorted(differ)}
 
 
 def differing_keys(rows: list[Row]) -> list[str]:

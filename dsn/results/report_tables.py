@@ -185,9 +185,16 @@ def table2(rows: list[Row]) -> tuple[list[str], list[list[str]], list[dict]]:
     return header, text, numbers
 
 
+TABLE2_CAPTION = (
+    "Image AUROC (%) at the last epoch, mean ± std over seeds (n); a model's columns differ in the "
+    "settings named; published numbers (the papers' best epoch on test, one run) only in their own columns."
+)
+
+
 def table2_markdown(rows: list[Row]) -> str:
     header, text, _ = table2(rows)
-    return markdown_table(header, text)
+    note = "" if all(r.recorded for r in rows) else "\n" + OLD_FILE_NOTE + "\n"
+    return markdown_table(header, text) + "\n" + TABLE2_CAPTION + "\n" + note
 
 
 def table2_csv(rows: list[Row]) -> str:
