@@ -11,7 +11,8 @@ listed by name with the reason. Writes into ``--out``:
 
     report.md, report.csv           every setting x category (the CSV numeric: mean, std, n, per seed)
     table2.md, table2.tex, table2.csv   categories x models, the papers' Table 2 layout
-    report.html (--html)            one self-contained page: both tables and the plots
+    report.html (--html)            one self-contained page: both tables and the plots (AUROC against
+                                    parameters, and against CPU latency with --size <dsn-size size.json>)
     a W&B run (--wandb PROJECT)     the same tables (a wandb.Table each) and plots, offline by default
 
     dsn-report logs/backbone_comparison/multiruns/<date> [more dirs] --out logs/report --html
@@ -44,6 +45,17 @@ def build(dirs: list[str], models: list[str] | None = None) -> tuple[list[Row], 
     return rows, runs
 
 
+def with_latency(rows: list[Row], size_file: Path) -> None:
+    """Each row of a model that ``dsn-size`` measured (by preset name) gets its latency per image."""
+    import json
+
+    measured = {r["preset"]: r["latency_ms_per_image"] for r in json.loads(size_file.read_text())}
+    for row in rows:
+        if row.model in measured:
+            for m in row.runs:
+                m["latency_ms_per_image"] = measured[row.model]
+
+
 def write(rows: list[Row], runs: list[RunFolder], out: Path, command: str, html: bool = False) -> str:
     """Write the report's files into ``out``; returns report.md's text."""
     table = run_table(rows)
@@ -71,6 +83,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="logs/report", help="folder for the report's files (default: logs/report)")
     ap.add_argument("--html", action="store_true", help="also write report.html (tables and plots, self-contained)")
     ap.add_argument("--models", help="only these models (model.name), comma-separated, in this order")
+    ap.add_argument(
+        "--size", help="a dsn-size size.json: each preset's measured CPU latency, for the AUROC-latency plot"
+    )
     ap.add_argument("--wandb", metavar="PROJECT", help="also log the tables and plots as one W&B run of PROJECT")
     ap.add_argument(
         "--online", action="store_true", help="with --wandb: sync now (default: offline, `wandb sync` later)"
@@ -78,7 +93,10 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     models = args.models.split(",") if args.models else None
     rows, runs = build(args.dirs, models)
+    if args.size:
+        with_latency(rows, Path(args.size))
     command = "dsn-report " + " ".join(args.dirs) + (f" --models {args.models}" if models else "")
+    command += f" --size {args.size}" if args.size else ""
     command += f" --out {args.out}" + (" --html" if args.html else "")
     out = Path(args.out)
     print(write(rows, runs, out, command, args.html))

@@ -87,9 +87,12 @@ def test_the_html_page_shows_the_table2_view_in_a_real_browser(runs, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Debian package chromium is not installed (make system-deps)")
-    done, out = report(tmp_path, runs / "widths", html=True)
+    size = tmp_path / "size.json"  # dsn-size's measurement of the preset of the same name
+    size.write_text(json.dumps([{"preset": "differsqueezenet", "latency_ms_per_image": 38.4}]))
+    done, out = report(tmp_path, runs / "widths", "--size", size, html=True)
     assert done.returncode == 0, done.stderr
     page = out / "report.html"
+    assert 'alt="AUROC against latency"' in page.read_text() and 'alt="AUROC against parameters"' in page.read_text()
     assert "http" not in page.read_text().replace("http-equiv", "")  # self-contained: nothing fetched
     flags = ["--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
