@@ -35,7 +35,11 @@ def command(root, run_dir, epochs, extra=()):
 STABILISED = ("callbacks=stabilised", "callbacks.ema.decay=0.9", "model.optimizer.lr_schedule=cosine")
 
 
-@pytest.mark.parametrize("extra", [(), STABILISED], ids=["reference", "stabilised"])
+# the stabilised variant is `slow` (make test-slow): the averaged weights' resume is also checked in
+# the default suite by tests/test_stabilisers.py (a resume through the run directory, no kill)
+@pytest.mark.parametrize(
+    "extra", [(), pytest.param(STABILISED, marks=pytest.mark.slow)], ids=["reference", "stabilised"]
+)
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, extra):
     root = make_tree(tmp_path / "data", n_train=40)
     epochs = 16

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import DEBUG, REPO
 
-from dsn.run.quiet import NOTICES, TIP
+from dsn.lit.quiet import NOTICES, TIP
 
 
 def test_a_run_ends_with_what_it_found_and_shows_no_notices_that_do_not_apply(tmp_path, toy_root):

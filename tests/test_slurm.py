@@ -134,6 +134,7 @@ def test_the_readme_job_array_runs_its_trials(cluster, tmp_path, pg_url):
     assert len(workers) >= 2, workers  # the tasks shared the study
 
 
+@pytest.mark.slow  # the launcher path also runs, beside the array, in test_array_and_launcher_together_...
 def test_the_readme_launcher_runs_its_trials_as_jobs(cluster, tmp_path, pg_url, processes):
     root, logs = make_tree(tmp_path / "data", n_train=12), tmp_path / "logs"
     worker = processes.start(launcher_command(root, logs, "hydra.sweeper.n_trials=4"), env=env_for(cluster, pg_url))

@@ -13,6 +13,13 @@ import pytest
 
 from hydra_plugins.dsn_sweeper import _retries as retries
 
+# these tests open optuna storages with heartbeats themselves (dsn's sweeper filters these two
+# notices where it opens one: hydra_plugins/dsn_sweeper/_study.py); here they say nothing about dsn
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Argument ``heartbeat_interval`` is an experimental feature"),
+    pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize"),
+]
+
 SETTLE_S = 0.2
 
 

@@ -21,6 +21,7 @@ from dsn.lit.interruption import SaveOnSignal
 from dsn.lit.loggers import wandb_identity
 from dsn.lit.modules import effective_hparams, given_head_settings, module_for
 from dsn.lit.precision import resolve_precision
+from dsn.lit.quiet import quiet_third_party
 
 
 def build_datamodule(cfg: DictConfig) -> MVTecDataModule:
@@ -47,6 +48,7 @@ def model_preset(name: str, **overrides) -> dict:
 
 
 def build_trainer(cfg: DictConfig) -> L.Trainer:
+    quiet_third_party()  # before Lightning looks at its environment (its srun hint)
     # entries without a _target_ are leftovers of presets that switched a group off (callbacks: null)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c and "_target_" in c]
     callbacks.append(SaveOnSignal(cfg.paths.output_dir))  # every run, sweep trials too: a SIGTERM keeps the work

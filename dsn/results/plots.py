@@ -37,7 +37,7 @@ def score_histogram_png(scores: torch.Tensor, labels: torch.Tensor, title: str, 
             style = dict(bins=bins, density=True, color=colour)
             ax.hist(values, histtype="stepfilled", alpha=0.3, **style)
             ax.hist(values, histtype="step", linewidth=1.8, label=f"{name} ({len(values)} images)", **style)
-    ax.set(xlabel="anomaly score (mean z²)", ylabel="density", title=title)
+    ax.set(xlabel="anomaly score (a flow's: mean z²)", ylabel="density", title=title)
     ax.legend()
     return _save(fig, path)
 

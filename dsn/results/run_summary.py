@@ -18,7 +18,8 @@ def summary_line(metrics: dict, metrics_file: str | Path) -> str:
     if pixel:
         found += f" ({', '.join(pixel)})"
     found += f", threshold {metrics['threshold']:.4g}" if metrics.get("threshold") is not None else ", no threshold"
-    cost = f"{metrics.get('epochs')} passes, {metrics.get('wall_time_s', 0):.0f} s"
+    epochs = metrics.get("epochs")
+    cost = f"{epochs} pass{'' if epochs == 1 else 'es'}, {metrics.get('wall_time_s', 0):.0f} s"
     if metrics.get("peak_rss_mb"):
         cost += f", peak {metrics['peak_rss_mb'] / 1024:.1f} GB"
     who = f"{metrics.get('category')} {metrics.get('model')} seed {metrics.get('seed')}"

@@ -13,8 +13,8 @@ from dsn.config.config_checks import ConfigError, check_eval_config
 from dsn.config.instantiate import build_datamodule, build_trainer
 from dsn.lit.checkpoints import load_module
 from dsn.lit.loggers import finish_loggers
+from dsn.lit.quiet import quiet_third_party
 from dsn.run.feature_cache import cache_test_features
-from dsn.run.quiet import quiet_third_party
 from dsn.run.run_dir import run_dir_lock, save_run_config
 from dsn.run.run_record import RunRecord
 from dsn.run.score_and_report import score_and_report

@@ -21,11 +21,11 @@ from dsn.config.instantiate import build_datamodule, build_module, build_trainer
 from dsn.lit.checkpoints import save_final_checkpoint, trained_epochs
 from dsn.lit.interruption import SaveOnSignal, stopped_by_signal
 from dsn.lit.loggers import finish_loggers, log_config
+from dsn.lit.quiet import quiet_third_party
 from dsn.results.metrics import has_both_classes
 from dsn.results.run_summary import summary_line
 from dsn.results.threshold import f1_optimal, fit_threshold
 from dsn.run.feature_cache import cache_test_features, cache_train_features
-from dsn.run.quiet import quiet_third_party
 from dsn.run.run_dir import (
     RunDirError,
     check_same_model,
