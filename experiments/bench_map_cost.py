@@ -4,7 +4,7 @@ for every test image (pixel AUROC) against a run's training. The map's cost does
 flow's trained weights, so the flow here is freshly initialised.
 
     .venv/bin/python experiments/bench_map_cost.py --data ../shared/data/mvtec_ad --weights ../shared/weights \
-        > experiments/results/map_cost.json
+        > experiments/results/figures_look/map_cost.json
 """
 
 from __future__ import annotations
