@@ -124,6 +124,7 @@ def study(pg_url: str) -> optuna.Study:
     return optuna.load_study(study_name=STUDY, storage=pg_url.replace("postgresql://", "postgresql+psycopg://"))
 
 
+@pytest.mark.slow  # the array path also runs, beside the launcher, in test_array_and_launcher_together_...
 def test_the_readme_job_array_runs_its_trials(cluster, tmp_path, pg_url):
     root, logs = make_tree(tmp_path / "data", n_train=12), tmp_path / "logs"
     job = sbatch(cluster, array_command(root, logs, "hydra.sweeper.n_trials=6"), tmp_path, env_for(cluster, pg_url))
@@ -227,6 +228,7 @@ def test_a_preempted_array_task_hands_its_trial_on(cluster, tmp_path, pg_url):
     assert metrics_of(hit)["fit_from_epoch"] > 0
 
 
+@pytest.mark.slow  # over a minute; a cancelled SLURM trial job's resume stays in the default suite
 def test_a_killed_local_trial_job_is_resumed(tmp_path, pg_url, processes):
     """The same without SLURM: hydra/launcher=local, one submitit job SIGKILLed (no checkpoint)."""
     import psutil
