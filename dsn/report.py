@@ -71,7 +71,7 @@ def write(rows: list[Row], runs: list[RunFolder], out: Path, command: str, html:
     if html:
         from dsn.results.report_html import report_html
 
-        files["report.html"] = report_html(rows, runs, table, command)
+        files["report.html"] = report_html(rows, runs, command)
     for name, text in files.items():
         write_text_atomic(out / name, text)
     return md

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from dsn.lit.modules import effective_hparams
+from dsn.lit.modules import effective_hparams, head_settings_in
 from dsn.model.extractors import build_features
 from dsn.run.score_and_report import identity_fields
 from dsn.utils.atomic import write_json
@@ -33,8 +33,7 @@ def add_identity(run_dir: Path) -> bool:
         if (run_dir / ".hydra" / "overrides.yaml").is_file()
         else []
     )
-    given = {o.split("=", 1)[0][len("model.head.") :] for o in overrides if o.startswith("model.head.")}
-    hparams = effective_hparams(OmegaConf.to_container(cfg.model, resolve=True), given)
+    hparams = effective_hparams(OmegaConf.to_container(cfg.model, resolve=True), head_settings_in(overrides))
     features = build_features(hparams["features"])[0]
     metrics.update(identity_fields(cfg, hparams, features, metrics["precision"]), identity_added=MARK)
     write_json(metrics_file, metrics)

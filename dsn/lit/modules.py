@@ -19,9 +19,12 @@ def given_head_settings() -> set[str]:
     over ``model.tiny``. Empty outside a Hydra run."""
     from hydra.core.hydra_config import HydraConfig
 
-    if not HydraConfig.initialized():
-        return set()
-    keys = (o.split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task)
+    return head_settings_in(HydraConfig.get().overrides.task) if HydraConfig.initialized() else set()
+
+
+def head_settings_in(overrides) -> set[str]:
+    """The ``model.head`` settings that Hydra overrides (``key=value`` strings) set."""
+    keys = (o.split("=", 1)[0].lstrip("+~") for o in overrides)
     return {k[len("model.head.") :] for k in keys if k.startswith("model.head.")}
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsn.results.paper_numbers import PAPER_AUROC, PAPER_SETTING
-from dsn.results.run_folders import METRICS_FILE, PIXEL_FILE, RunFolder
+from dsn.results.run_folders import PIXEL_FILE, RunFolder
 
 OLD_FILE_KEYS = (
     "model",
@@ -103,15 +103,13 @@ def with_evaluations(runs: list[RunFolder]) -> list[dict]:
     afterwards; its own folder, or ``pixel_metrics.json`` beside the run) fills what the run left
     empty and is never counted as another seed."""
     by_model: dict[str, dict] = {}
-    records = [r.metrics for r in runs if r.status == "ok"]
-    for r in runs:
-        pixel = r.path / PIXEL_FILE
-        if r.status == "ok" and pixel.is_file():
-            records.append({**json.loads(pixel.read_text()), "_beside": str(r.path / METRICS_FILE)})
-    for m in records:
-        beside = m.get("_beside")
-        of_run = json.loads(Path(beside).read_text()) if beside else m
-        key = str(Path(of_run["checkpoint"]).resolve()) if of_run.get("checkpoint") else beside or m["_file"]
+    finished = [r for r in runs if r.status == "ok"]
+    records = [(r.metrics, r.metrics) for r in finished]  # (a record, the metrics of its run)
+    records += [
+        (json.loads((r.path / PIXEL_FILE).read_text()), r.metrics) for r in finished if (r.path / PIXEL_FILE).is_file()
+    ]
+    for m, of_run in records:
+        key = str(Path(of_run["checkpoint"]).resolve()) if of_run.get("checkpoint") else of_run["_file"]
         if key in by_model:
             train, other = (m, by_model[key]) if "train_path" in m else (by_model[key], m)
             m = {**train, **{k: v for k, v in other.items() if train.get(k) is None}}

@@ -8,7 +8,7 @@ import html
 
 from dsn.results.report_groups import Row
 from dsn.results.report_plots import pareto, seeds_bars
-from dsn.results.report_tables import LAST_EPOCH, OLD_FILE_NOTE, table2
+from dsn.results.report_tables import LAST_EPOCH, OLD_FILE_NOTE, run_table_cells, table2
 from dsn.results.run_folders import RunFolder
 
 STYLE = """
@@ -34,7 +34,7 @@ def _img(png: bytes | None, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def report_html(rows: list[Row], runs: list[RunFolder], run_table_md: str, command: str) -> str:
+def report_html(rows: list[Row], runs: list[RunFolder], command: str) -> str:
     header, text, _ = table2(rows)
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>dsn report</title>",
@@ -44,7 +44,7 @@ def report_html(rows: list[Row], runs: list[RunFolder], run_table_md: str, comma
         f"<h2>Table 2 view: {html.escape(LAST_EPOCH)}</h2>",
         _table(header, text, "table2"),
         "<h2>Every setting</h2>",
-        _markdown_as_table(run_table_md, "runs"),
+        _table(*run_table_cells(rows), "runs"),
     ]
     if any(not r.recorded for r in rows):
         parts.append(f"<p>{html.escape(OLD_FILE_NOTE)}</p>")
@@ -59,10 +59,3 @@ def report_html(rows: list[Row], runs: list[RunFolder], run_table_md: str, comma
         parts.append(_table(["status", "run", "reason"], [[r.status, r.path, r.reason] for r in missing], "left-out"))
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def _markdown_as_table(md: str, table_id: str) -> str:
-    """A markdown table (the run table) as HTML: its ``|`` lines, bold marks dropped."""
-    lines = [ln for ln in md.splitlines() if ln.startswith("|")]
-    cells = [[c.strip().replace("**", "") for c in ln.strip("|").split(" | ")] for ln in lines]
-    return _table(cells[0], cells[2:], table_id)

@@ -56,7 +56,9 @@ def swing_cell(row: Row) -> str:
     return f"{value:.1f}" + (f" ({have} of {len(row.runs)} seeds)" if have < len(row.runs) else "")
 
 
-def run_table(rows: list[Row]) -> str:
+def run_table_cells(rows: list[Row]) -> tuple[list[str], list[list[object]]]:
+    """(header, one line of cells per row) of the run table: the markdown table and the HTML page
+    both show these cells."""
     keys = differing_keys(rows)
     header = ["model", "category", *keys, "features", "head", "n", "passes", LAST_EPOCH, "pixel AUROC"]
     header += ["pixel AUPRO (FPR ≤ 0.3)", "paper (Table 2)", "best epoch on test — paper's protocol, optimistic"]
@@ -74,7 +76,7 @@ def run_table(rows: list[Row]) -> str:
                 head_of(r.runs[0]),
                 n,
                 r.epochs,
-                f"**{mean_std(r.values('auroc'))}**",
+                mean_std(r.values("auroc")),
                 pixel,
                 with_seeds_note(r.values("pixel_aupro"), n),
                 cell(r.paper),
@@ -83,6 +85,14 @@ def run_table(rows: list[Row]) -> str:
                 " ".join(f"{v:.1f}" for v in r.values("auroc")),
             ]
         )
+    return header, body
+
+
+def run_table(rows: list[Row]) -> str:
+    """The run table in markdown, the headline (last epoch) in bold."""
+    header, body = run_table_cells(rows)
+    col = header.index(LAST_EPOCH)
+    body = [[*line[:col], f"**{line[col]}**", *line[col + 1 :]] for line in body]
     note = "" if all(r.recorded for r in rows) else "\n" + OLD_FILE_NOTE + "\n"
     return markdown_table(header, body) + note
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ FAILURE_FILE = "failure.json"
 CONFIG_FILE = ".hydra/config.yaml"
 # a later dsn-eval's metrics copied beside a run (experiments/results/cpu_tables): part of that run
 PIXEL_FILE = "pixel_metrics.json"
-MARKERS = (METRICS_FILE, FAILURE_FILE, CONFIG_FILE, LOCK_FILE)
+MARKERS = (METRICS_FILE, FAILURE_FILE, LOCK_FILE)  # and CONFIG_FILE, one folder down
 
 
 @dataclass
@@ -50,14 +51,17 @@ def is_locked(run_dir: Path) -> bool:
 
 
 def run_dirs(roots: list[str | Path]) -> list[Path]:
-    """Every run directory under ``roots`` (a root may itself be one), sorted."""
+    """Every run directory under ``roots`` (a root may itself be one), sorted; one walk of each
+    tree, however large."""
     found: set[Path] = set()
+    config_dir, config_name = CONFIG_FILE.split("/")
     for root in map(Path, roots):
-        for marker in MARKERS:
-            for f in root.rglob(Path(marker).name):
-                d = f.parent.parent if marker == CONFIG_FILE else f.parent
-                if marker != CONFIG_FILE or f.parent.name == ".hydra":
-                    found.add(d)
+        for folder, _, files in os.walk(root):
+            here = Path(folder)
+            if here.name == config_dir and config_name in files:
+                found.add(here.parent)
+            if any(marker in files for marker in MARKERS):
+                found.add(here)
     return sorted(found)
 
 

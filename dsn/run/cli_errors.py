@@ -53,15 +53,15 @@ def one_line_errors(run: Callable[..., T], *args) -> T | None:
         known = room or isinstance(err, (*USER_ERRORS, Interrupted))
         multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
         basic = multirun and HydraConfig.get().sweeper._target_ == BASIC_SWEEPER
-        if os.environ.get("DSN_TRACEBACK") or (multirun and not basic) or (not known and not basic):
+        # a signal stops a whole basic sweep too (a scheduler reads the status)
+        stop_sweep = basic and isinstance(err, Interrupted)
+        if os.environ.get("DSN_TRACEBACK") or (multirun and not basic) or (not known and not basic) or stop_sweep:
             raise
-        if basic and not isinstance(err, Interrupted):  # this job failed; the others go on
+        if basic:  # this job failed; the others go on
             if not known:
                 traceback.print_exc()
             print(f"error in job {_job_name()}: {_one_line(err, room)}", file=sys.stderr, flush=True)
             return None
-        if basic:  # stopped by a signal: the whole sweep stops (a scheduler reads the status)
-            raise
         if isinstance(err, Interrupted):  # a scheduler reads the status: not a success
             print(f"error: {err}", file=sys.stderr, flush=True)
             raise SystemExit(EXIT_STATUS) from None

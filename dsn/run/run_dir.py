@@ -32,6 +32,7 @@ from dsn.lit.checkpoints import trained_epochs
 from dsn.lit.modules import effective_hparams, given_head_settings
 from dsn.model.legacy_hparams import is_flat, nest
 from dsn.results.run_folders import FAILURE_FILE, LOCK_FILE
+from dsn.results.run_identity import flatten
 from dsn.utils.atomic import write_json, write_text_atomic
 from dsn.utils.secrets import redact
 
@@ -97,22 +98,11 @@ def expected_hparams(cfg: DictConfig) -> dict:
     return effective_hparams(OmegaConf.to_container(cfg.model, resolve=True), given_head_settings())
 
 
-def flat_settings(hp: dict, prefix: str = "") -> dict:
-    """Nested hyperparameters -> {"features.backbone": ..., "head.hidden": ...}."""
-    out = {}
-    for k, v in hp.items():
-        if isinstance(v, dict):
-            out.update(flat_settings(v, f"{prefix}{k}."))
-        else:
-            out[prefix + k] = list(v) if isinstance(v, tuple) else v
-    return out
-
-
 def check_same_model(ckpt_path: str | Path, cfg: DictConfig) -> None:
     """Stop, naming the differing settings, when ``ckpt_path`` holds another model than ``cfg``."""
     stored = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters", {})
-    stored = flat_settings(nest(stored) if is_flat(stored) else stored)
-    wanted = flat_settings(expected_hparams(cfg))
+    stored = flatten(nest(stored) if is_flat(stored) else stored)
+    wanted = flatten(expected_hparams(cfg))
     differ = sorted(k for k in wanted.keys() & stored.keys() if k not in MAY_DIFFER and wanted[k] != stored[k])
     if differ:
         key = {"seed": "seed", "category": "data.category", "image_size": "data.image_size"}
