@@ -13,7 +13,9 @@ from conftest import REPO, compose
 from dsn.config.config_checks import check_train_config
 from dsn.lit.modules import effective_hparams
 
-PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment" / "lab").glob("*.yaml"))
+PRESETS = sorted(
+    p.stem for p in (REPO / "conf" / "experiment" / "lab").glob("[!_]*.yaml")
+)  # _cpu_table: their shared part
 RUN_NAME = re.compile(
     r"^(?P<preset>\w+?)_(?P<cat>bottle|magnetic_tile_differnet|magnetic_tile)_(?P<p>\d+)p_s(?P<s>\d)$"
 )
