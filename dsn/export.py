@@ -17,12 +17,13 @@ from pathlib import Path
 import torch
 
 from dsn.deploy.scorer import Scorer
-from dsn.lit.checkpoints import load_module
+from dsn.lit.checkpoints import load_module, require_squashed_inputs
 from dsn.utils.atomic import write_text_atomic
 
 
 def export(ckpt: str, out: str, views: int | None = None, opset: int = 18) -> dict:
     module = load_module(ckpt)
+    require_squashed_inputs(module, ckpt, "dsn-export")
     t = views or module.views.test_views
     size = int(module.hparams.image_size)
     scorer = Scorer(module.model.eval(), t).eval()

@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from dsn.data.images import DEFAULT_MAX_PIXELS, ImageError, load_image
-from dsn.lit.checkpoints import load_module
+from dsn.lit.checkpoints import load_module, require_squashed_inputs
 from dsn.model.views import fixed_angles
 from dsn.results.plots import heat_map_png
 from dsn.utils.image_inputs import COLUMNS, Item, error_row, expand_inputs, score_row
@@ -51,6 +51,7 @@ def predict(
 ) -> list[dict]:
     """Score every input; one row per image or unusable input, in input order, written to ``out``."""
     module = load_module(ckpt)
+    require_squashed_inputs(module, ckpt, "dsn-predict")
     dev = torch.device(
         "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
     )

@@ -129,6 +129,8 @@ def test_epoch_shuffle_is_a_function_of_seed_and_epoch(toy_root):
         test_split="all",
         search_fraction=0.5,
         max_pixels=None,
+        input_policy="resize",
+        tile_overlap=0.25,
     )
     dm.setup("fit")
     sampler = dm.train_dataloader().sampler

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
+from dsn.data.input_policy import POLICIES
 from dsn.lit.gradient_module import OPTIMIZER_KEYS
 from dsn.model.backbones import BACKBONES, valid_widths
 from dsn.model.extractors import check_feature_keys
@@ -59,6 +60,9 @@ def check_data(cfg: DictConfig) -> None:
     _number(cfg, "data.val_fraction", 0.0, 1.0)
     _number(cfg, "data.search_fraction", 0.0, 1.0, low_open=True)
     _choice(cfg, "data.test_split", {"all", "search", "final"})
+    if _get(cfg, "data.input_policy") is not None:  # dsn-eval: None = the checkpoint's
+        _choice(cfg, "data.input_policy", set(POLICIES))
+        _number(cfg, "data.tile_overlap", 0.0, 1.0, high_open=True)
     _number(cfg, "feature_cache.max_gb", 0.0)
     _number(cfg, "feature_cache.save_every_s", 0.0)
 

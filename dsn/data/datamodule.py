@@ -29,6 +29,9 @@ class MVTecDataModule(L.LightningDataModule):
     val_fraction: share of ``train/good`` held out of training to set the decision threshold
         (0: none, as in the paper; e.g. 0.1 for deployment).
     max_pixels: larger images are refused from their header, before decoding (None: dsn's default).
+    input_policy: how an image becomes square inputs: ``resize`` (squashed, the reference's),
+        ``pad`` (aspect kept, padded) or ``tile`` (aspect kept, tiles overlapping by
+        ``tile_overlap``; an image scores as its worst tile): :mod:`dsn.data.input_policy`.
     test_split: ``all`` test images, or for hyperparameter search the fixed ``search`` part
         (``search_fraction`` of them) or the ``final`` rest that reports the chosen setting.
     """
@@ -48,6 +51,8 @@ class MVTecDataModule(L.LightningDataModule):
         test_split: str,
         search_fraction: float,
         max_pixels: int | None,
+        input_policy: str,
+        tile_overlap: float,
     ):
         super().__init__()
         self.root = str(Path(root).expanduser())
@@ -62,6 +67,7 @@ class MVTecDataModule(L.LightningDataModule):
         self.test_split = test_split
         self.search_fraction = search_fraction
         self.max_pixels = max_pixels
+        self.inputs = {"input_policy": input_policy, "tile_overlap": tile_overlap}
         self.train_set: MVTecDataset | None = None
         self.threshold_set: MVTecDataset | None = None  # held-out good images (data.val_fraction)
         self.test_set: MVTecDataset | None = None
@@ -75,6 +81,7 @@ class MVTecDataModule(L.LightningDataModule):
                 image_size=self.image_size,
                 cache_dir=self.cache_dir,
                 max_pixels=self.max_pixels,
+                **self.inputs,
             )
             self.train_set, self.threshold_set = train.hold_out(self.val_fraction, self.seed)
         if self.test_set is None:
@@ -85,6 +92,7 @@ class MVTecDataModule(L.LightningDataModule):
                 image_size=self.image_size,
                 cache_dir=self.cache_dir,
                 max_pixels=self.max_pixels,
+                **self.inputs,
             )
             self.test_set = test.test_part(self.test_split, self.search_fraction)
 

@@ -3,6 +3,10 @@
 A dataset serves either its images (``"image"``, uint8) or, after :meth:`use_features`,
 precomputed feature vectors of fixed views of each image (``"features"``): the flow then
 trains or scores on cached vectors and the frozen backbone runs once per run, not per epoch.
+
+Its items are the detector's inputs under ``input_policy`` (:mod:`dsn.data.input_policy`): one
+per image for ``resize`` and ``pad``, one per tile for ``tile``; each names its image
+(``"image_index"``), whose label it carries. Samples, labels and masks stay per image.
 """
 
 from __future__ import annotations
@@ -13,17 +17,19 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from dsn.data.image_cache import load_stack
+from dsn.data.image_cache import load_inputs, load_stack
 from dsn.data.images import DEFAULT_MAX_PIXELS
+from dsn.data.input_policy import check_policy
 from dsn.data.layout import Sample, test_samples, train_samples
 
 
 class MVTecDataset(Dataset):
     """``split`` ("train" or "test") of ``category`` under ``root`` (MVTec AD layout).
 
-    Items: ``{"image": uint8 [3, S, S], "label": 0/1, "index": i}``; test items also carry
-    ``"mask"`` (uint8 [1, S, S], zeros where there is none); after ``use_features`` the item
-    holds ``"features"`` [V, F] instead of ``"image"``.
+    Items: ``{"image": uint8 [3, S, S], "label": 0/1, "index": i, "image_index": j}``; under
+    the ``resize`` policy test items also carry ``"mask"`` (uint8 [1, S, S], zeros where there is
+    none); after ``use_features`` the item holds ``"features"`` [V, F] instead of ``"image"``.
+    ``pictures``: each image squashed to S x S (what figures draw and masks are scored on).
     """
 
     def __init__(
@@ -35,6 +41,8 @@ class MVTecDataset(Dataset):
         image_size: int,
         cache_dir: str | Path | None = None,
         max_pixels: int | None = None,
+        input_policy: str = "resize",
+        tile_overlap: float = 0.25,
     ):
         if split not in ("train", "test"):
             raise ValueError(f"split must be 'train' or 'test', got '{split}'")
@@ -43,7 +51,13 @@ class MVTecDataset(Dataset):
         self.samples: list[Sample] = (train_samples if split == "train" else test_samples)(root, category)
         paths = [s.path for s in self.samples]
         max_pixels = max_pixels or DEFAULT_MAX_PIXELS
-        self.images = load_stack(paths, image_size, "image", cache_dir, max_pixels)
+        check_policy(input_policy, tile_overlap)
+        self.input_policy = input_policy
+        self.images, self.image_of, self.boxes = load_inputs(
+            paths, image_size, input_policy, tile_overlap, cache_dir, max_pixels
+        )
+        squashed = input_policy == "resize"
+        self.pictures = self.images if squashed else load_stack(paths, image_size, "image", cache_dir, max_pixels)
         self.labels = torch.tensor([s.label for s in self.samples], dtype=torch.long)
         self.masks = (
             load_stack([s.mask for s in self.samples], image_size, "mask", cache_dir, max_pixels)
@@ -52,8 +66,16 @@ class MVTecDataset(Dataset):
         )
         self.features: torch.Tensor | None = None
 
+    @property
+    def n_images(self) -> int:
+        return len(self.samples)
+
+    def inputs_of(self, image: int) -> list[int]:
+        """The items (inputs) of image ``image``, in order."""
+        return torch.nonzero(self.image_of == image).flatten().tolist()
+
     def use_features(self, features: torch.Tensor) -> None:
-        """Serve ``features`` [N, V, F] (one row per image, in sample order) instead of images."""
+        """Serve ``features`` [N, V, F] (one row per item, in item order) instead of images."""
         if features.shape[0] != len(self):
             raise ValueError(f"{features.shape[0]} feature rows for {len(self)} images")
         self.features = features
@@ -64,18 +86,26 @@ class MVTecDataset(Dataset):
             raise ValueError(f"data.val_fraction must be in [0, 1), got {fraction}")
         if fraction == 0.0:
             return self, None
-        n_val = max(1, round(len(self) * fraction))
-        if n_val >= len(self):
-            raise ValueError(f"data.val_fraction={fraction} leaves no training images out of {len(self)}")
-        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed + 4_242)).tolist()
+        n_val = max(1, round(self.n_images * fraction))
+        if n_val >= self.n_images:
+            raise ValueError(f"data.val_fraction={fraction} leaves no training images out of {self.n_images}")
+        order = torch.randperm(self.n_images, generator=torch.Generator().manual_seed(seed + 4_242)).tolist()
         return self._take(sorted(order[n_val:])), self._take(sorted(order[:n_val]))
 
     def _take(self, idx: list[int]) -> MVTecDataset:
+        """The images ``idx`` (sorted) with their inputs, renumbered."""
         part = copy.copy(self)
         part.samples = [self.samples[i] for i in idx]
-        part.images, part.labels = self.images[idx], self.labels[idx]
+        part.labels = self.labels[idx]
         part.masks = self.masks[idx] if self.masks is not None else None
-        part.features = self.features[idx] if self.features is not None else None
+        renumber = torch.full((self.n_images,), -1, dtype=torch.long)
+        renumber[idx] = torch.arange(len(idx))
+        items = torch.nonzero(renumber[self.image_of] >= 0).flatten()
+        part.image_of = renumber[self.image_of[items]]
+        part.boxes = [self.boxes[i] for i in items.tolist()]
+        part.images = self.images[items]
+        part.pictures = part.images if self.input_policy == "resize" else self.pictures[idx]
+        part.features = self.features[items] if self.features is not None else None
         return part
 
     def test_part(self, part: str, fraction: float) -> MVTecDataset:
@@ -94,18 +124,19 @@ class MVTecDataset(Dataset):
         for idx in by_type.values():
             order = torch.randperm(len(idx), generator=g).tolist()
             search += [idx[j] for j in order[: max(1, round(len(idx) * fraction))]]
-        keep = sorted(search) if part == "search" else sorted(set(range(len(self))) - set(search))
+        keep = sorted(search) if part == "search" else sorted(set(range(self.n_images)) - set(search))
         return self._take(keep)
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.image_of)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        item = {"label": self.labels[i], "index": torch.tensor(i)}
+        image = self.image_of[i]
+        item = {"label": self.labels[image], "index": torch.tensor(i), "image_index": image}
         if self.features is not None:
             item["features"] = self.features[i]
         else:
             item["image"] = self.images[i]
-        if self.masks is not None:
+        if self.masks is not None and self.input_policy == "resize":
             item["mask"] = self.masks[i]
         return item

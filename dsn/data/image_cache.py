@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from dsn.data.images import DEFAULT_MAX_PIXELS, load_image, load_mask
+from dsn.data.input_policy import WHOLE, Box, boxes, render
+from dsn.utils.image_files import READ_ERRORS, open_rgb
 from dsn.utils.tensor_cache import cached_tensor
 
 CACHE_VERSION = 1  # bump when load_image/load_mask change what they produce
@@ -45,3 +48,41 @@ def load_stack(
     if cache_dir is None:
         return decode()
     return cached_tensor(Path(cache_dir) / f"{kind}-{content_key(paths, size, kind)}.pt", decode)
+
+
+def load_inputs(
+    paths: Sequence[Path],
+    size: int,
+    policy: str,
+    overlap: float,
+    cache_dir: str | Path | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[torch.Tensor, torch.Tensor, list[Box]]:
+    """The detector's inputs of ``paths`` under ``data.input_policy`` (:mod:`dsn.data.input_policy`):
+    uint8 [M, 3, size, size], the image each input belongs to [M], and each input's box. Boxes
+    come from the files' headers; the rendered inputs are cached like the resized images."""
+    if policy == "resize":
+        stack = load_stack(paths, size, "image", cache_dir, max_pixels)
+        return stack, torch.arange(len(paths)), [WHOLE] * len(paths)
+    where: list[list[Box]] = []
+    for p in paths:
+        try:
+            with Image.open(p) as img:
+                where.append(boxes(policy, img.size[0], img.size[1], size, overlap))
+        except READ_ERRORS:
+            open_rgb(p, max_pixels)  # raises the one-line error that names the file
+            raise
+    image_of = torch.tensor([i for i, bs in enumerate(where) for _ in bs], dtype=torch.long)
+    flat = [b for bs in where for b in bs]
+
+    def decode() -> torch.Tensor:
+        out = []
+        for p, bs in zip(paths, where):
+            img = open_rgb(p, max_pixels)
+            out += [render(img, b, size) for b in bs]
+        return torch.stack(out)
+
+    if cache_dir is None:
+        return decode(), image_of, flat
+    kind = f"image-{policy}-{overlap}"
+    return cached_tensor(Path(cache_dir) / f"{kind}-{content_key(paths, size, kind)}.pt", decode), image_of, flat

@@ -56,6 +56,7 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> D
         raise ValueError(f"checkpoint {path} does not fit this version of dsn: {str(err)[:300]}") from err
     module.eval()
     module.trained_epochs = trained_epochs(ckpt)
+    module.inputs = dict(ckpt.get("inputs", module.inputs))  # before 2026-12-06: always resize
     return module
 
 
@@ -151,3 +152,14 @@ def tensor_bytes(obj) -> int:
     if isinstance(obj, (list, tuple)):
         return sum(tensor_bytes(v) for v in obj)
     return 0
+
+
+def require_squashed_inputs(module: DetectorLightning, path: str | Path, command: str) -> None:
+    """``command`` feeds each image squashed to one square (data.input_policy=resize): refuse a
+    checkpoint trained on padded or tiled inputs, whose scores would silently differ."""
+    policy = module.inputs["input_policy"]
+    if policy != "resize":
+        raise ValueError(
+            f"checkpoint {path} was trained with data.input_policy={policy}; {command} scores squashed "
+            f"images only (input_policy=resize): score its images with dsn-eval, which applies the policy"
+        )

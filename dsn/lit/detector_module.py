@@ -16,6 +16,7 @@ import warnings
 import lightning as L
 import torch
 
+from dsn.data.input_policy import max_per_image
 from dsn.model.detector import Detector
 from dsn.model.view_policy import ViewPolicy
 from dsn.results.metrics import UndefinedAUROC, image_auroc
@@ -46,6 +47,9 @@ class DetectorLightning(L.LightningModule):
         self.model = Detector.from_hparams(self.hparams)
         self._scores: list[torch.Tensor] = []
         self._labels: list[torch.Tensor] = []
+        self._images: list[torch.Tensor] = []
+        # how the data made the inputs (data.input_policy, data.tile_overlap), kept in checkpoints
+        self.inputs = {"input_policy": "resize", "tile_overlap": 0.0}
         self.test_scores: torch.Tensor | None = None
         self.test_labels: torch.Tensor | None = None
         self.curve: list[tuple[int, float]] = []
@@ -98,11 +102,13 @@ class DetectorLightning(L.LightningModule):
     def _collect(self, batch: dict) -> None:
         self._scores.append(self.score_batch(batch).detach().float().cpu())
         self._labels.append(batch["label"].cpu())
+        self._images.append(batch["image_index"].cpu())
 
     def _gather(self) -> tuple[torch.Tensor, torch.Tensor]:
-        scores, labels = torch.cat(self._scores), torch.cat(self._labels)
-        self._scores, self._labels = [], []
-        return scores, labels
+        """(scores, labels) per image: an image's worst input (tile) is its score."""
+        scores, labels, images = torch.cat(self._scores), torch.cat(self._labels), torch.cat(self._images)
+        self._scores, self._labels, self._images = [], [], []
+        return max_per_image(scores, images), max_per_image(labels, images)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._collect(batch)
@@ -135,6 +141,8 @@ class DetectorLightning(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["curve"] = list(self.curve)
+        checkpoint["inputs"] = dict(self.inputs)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.curve = [tuple(c) for c in checkpoint.get("curve", [])]
+        self.inputs = dict(checkpoint.get("inputs", self.inputs))

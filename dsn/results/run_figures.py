@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from dsn.data.dataset import MVTecDataset
+from dsn.data.input_policy import stitch
 from dsn.results.metrics import UndefinedAUROC, has_both_classes, pixel_auroc
 from dsn.results.plots import gradient_maps_png, roc_curve_png, score_histogram_png
 from dsn.results.region_overlap import pixel_aupro
@@ -38,11 +39,11 @@ def write_run_figures(
     if with_pixel_auroc and (test_set.masks is None or not bool((test_set.masks > 0).any())):
         with_pixel_auroc = False
         extra["pixel_auroc_note"] = "no ground-truth masks in the test set: pixel metrics not computed"
-    todo = range(len(test_set)) if with_pixel_auroc else chosen
+    todo = range(test_set.n_images) if with_pixel_auroc else chosen
     bar = ProgressBar(len(todo), f"anomaly maps ({map_rotations} rotations each)")
     maps = {}
     for i in todo:
-        maps[i] = model.anomaly_map(test_set.images[i], map_rotations).cpu()
+        maps[i] = image_map(model, test_set, i, map_rotations)
         bar.update(1)
     bar.close()
     if chosen:
@@ -51,7 +52,7 @@ def write_run_figures(
         ]
         files.append(
             gradient_maps_png(
-                test_set.images[chosen],
+                test_set.pictures[chosen],
                 torch.stack([maps[i] for i in chosen]),
                 test_set.masks[chosen],
                 titles,
@@ -77,6 +78,17 @@ def write_run_figures(
             lg.log_metrics(pixel)
     extra["figures"] = [str(f) for f in files]
     return extra
+
+
+def image_map(model, test_set: MVTecDataset, image: int, map_rotations: int) -> torch.Tensor:
+    """Anomaly map of test image ``image`` on the square frame its mask is scored on: its inputs'
+    maps (one, or a tile each) put back by the input policy's boxes."""
+    items = test_set.inputs_of(image)
+    maps = torch.stack([model.anomaly_map(test_set.images[j], map_rotations).cpu() for j in items])
+    side = test_set.pictures.shape[-1]
+    if len(items) == 1 and test_set.input_policy == "resize":
+        return maps[0]
+    return stitch(maps, [test_set.boxes[j] for j in items], side, side)
 
 
 def _spread_defective(test_set: MVTecDataset, n: int) -> list[int]:

@@ -69,7 +69,8 @@ def evaluate(cfg: DictConfig) -> dict:
 
 
 def use_checkpoint_input(cfg: DictConfig, module) -> None:
-    """The image size the checkpoint was trained at: scores at another size would silently differ."""
+    """The image size and input policy the checkpoint was trained with: scores under others would
+    silently differ."""
     trained = int(module.hparams.image_size)
     asked = cfg.data.get("image_size")
     if asked is not None and int(asked) != trained:
@@ -79,3 +80,5 @@ def use_checkpoint_input(cfg: DictConfig, module) -> None:
         )
     with open_dict(cfg):
         cfg.data.image_size = trained
+        cfg.data.input_policy = module.inputs["input_policy"]
+        cfg.data.tile_overlap = module.inputs["tile_overlap"]

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from dsn.config.config_checks import check_train_config
 from dsn.config.instantiate import build_datamodule, build_module, build_trainer, last_checkpoint
+from dsn.data.input_policy import max_per_image
 from dsn.lit.checkpoints import save_final_checkpoint, trained_epochs
 from dsn.lit.interruption import SaveOnSignal, stopped_by_signal
 from dsn.lit.loggers import finish_loggers, log_config
@@ -67,6 +68,7 @@ def _train(cfg: DictConfig) -> dict:
         L.seed_everything(cfg.seed, workers=True)
         module = build_module(cfg)  # before decoding images: unreachable weights fail in seconds
         datamodule = build_datamodule(cfg)
+        module.inputs = dict(datamodule.inputs)  # kept in its checkpoints (dsn-eval reads them)
         datamodule.setup("fit")
         log.info(plan_line(cfg, module, datamodule))
         run.stage("data+model")
@@ -189,6 +191,7 @@ def set_decision_threshold(module, held_out, trainer, device, fc, cfg) -> dict:
     module.eval()
     with torch.no_grad():
         scores = module.model.to(device).score_features(held_out.features.to(device)).float().cpu()
+    scores = max_per_image(scores, held_out.image_of)
     module.decision = torch.tensor(
         fit_threshold(scores, cfg.threshold.target_fpr), dtype=torch.float64, device=module.decision.device
     )

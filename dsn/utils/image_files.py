@@ -51,8 +51,9 @@ def check_pixels(img: Image.Image, path: Path, max_pixels: int) -> None:
         )
 
 
-def read_rgb(path: str | Path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """The image at ``path`` as uint8 [size, size, 3]."""
+def open_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """The image at ``path`` decoded at its own size as 8-bit RGB (refused, with the file named,
+    when it is too large, too small, or not a readable image)."""
     path = Path(path)
     try:
         with Image.open(path) as img:
@@ -63,7 +64,7 @@ def read_rgb(path: str | Path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) 
                     f"image {path} is {img.size[0]}x{img.size[1]} px, smaller than the "
                     f"{MIN_SIDE} px minimum: remove it or replace it with a real image"
                 )
-            rgb = to_rgb8(img).resize((size, size), Image.BILINEAR)
+            return to_rgb8(img)
     except ImageError:
         raise
     except READ_ERRORS as err:
@@ -71,4 +72,8 @@ def read_rgb(path: str | Path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) 
             f"cannot read image {path} ({err}): the file is not an image, or is "
             f"truncated or corrupt; remove or replace it"
         ) from err
-    return np.array(rgb, dtype=np.uint8)
+
+
+def read_rgb(path: str | Path, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """The image at ``path`` as uint8 [size, size, 3]."""
+    return np.array(open_rgb(path, max_pixels).resize((size, size), Image.BILINEAR), dtype=np.uint8)
