@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO, SHARED, make_tree
 
 README = (REPO / "README.md").read_text()
-MODELS = 9  # conf/experiment/backbone_comparison.yaml
+MODELS = 10  # conf/experiment/backbone_comparison.yaml
 
 
 def digest(backbone: str, width: int, file: str) -> str:

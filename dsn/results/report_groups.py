@@ -60,6 +60,10 @@ class Row:
         """Per-seed values (in %) of a 0-1 metric, for the seeds that have it."""
         return [100 * m[key] for m in self.runs if m.get(key) is not None]
 
+    def raw(self, key: str) -> list[float]:
+        """Per-seed values of a measurement as recorded (seconds, MB), for the seeds that have it."""
+        return [float(m[key]) for m in self.runs if m.get(key) is not None]
+
     @property
     def best_on_test(self) -> list[float]:
         """Each seed's best test-curve point: selected on the test set (the paper's protocol)."""

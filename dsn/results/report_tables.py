@@ -62,7 +62,7 @@ def run_table_cells(rows: list[Row]) -> tuple[list[str], list[list[object]]]:
     keys = differing_keys(rows)
     header = ["model", "category", *keys, "features", "head", "n", "passes", LAST_EPOCH, "pixel AUROC"]
     header += ["pixel AUPRO (FPR ≤ 0.3)", "paper (Table 2)", "best epoch on test — paper's protocol, optimistic"]
-    header += ["swing over the last 4 curve points (worst seed)", "per seed"]
+    header += ["swing over the last 4 curve points (worst seed)", "minutes per run", "peak RSS (GB)", "per seed"]
     body = []
     for r in rows:
         n = len(r.runs)
@@ -82,6 +82,8 @@ def run_table_cells(rows: list[Row]) -> tuple[list[str], list[list[object]]]:
                 cell(r.paper),
                 mean_std(r.best_on_test),
                 swing_cell(r),
+                cost_cell(r.raw("wall_time_s"), 1 / 60),
+                cost_cell(r.raw("peak_rss_mb"), 1 / 1024, worst=True),
                 " ".join(f"{v:.1f}" for v in r.values("auroc")),
             ]
         )
@@ -130,10 +132,20 @@ def run_records(rows: list[Row]) -> list[dict]:
                 "paper": r.paper,
                 **_stats("best_on_test", r.best_on_test),
                 "swing_last_4": None if swing is None else round(swing, 3),
+                **_stats("wall_time_s", r.raw("wall_time_s")),
+                "peak_rss_mb_max": max(r.raw("peak_rss_mb"), default=None),
                 "identity_recorded": r.recorded,
             }
         )
     return out
+
+
+def cost_cell(values: list[float], scale: float, worst: bool = False) -> str:
+    """A run's cost on its machine: the mean over seeds (``worst``: the largest), scaled; — when
+    no run recorded it. Runs of one row may come from different machines: see their metrics."""
+    if not values:
+        return "—"
+    return f"{(max(values) if worst else sum(values) / len(values)) * scale:.1f}"
 
 
 def _typed(value: object) -> object:

@@ -9,7 +9,8 @@ setting names (as typed on the command line) to values:
   what was loaded: ``random`` or ``sha256:<digest of the backbone's state>``, so downloaded ImageNet
   weights and the same weights read from a file are one identity, and a path is not;
 - ``data.*``: category, image size, test split (a sweep's search half is another test set),
-  held-out share; ``trainer.*``: passes, precision as run, gradient clipping, accumulation;
+  held-out share, the input policy and its tiles' overlap (only when not the default ``resize``,
+  which every run before the setting used); ``trainer.*``: passes, precision as run, gradient clipping, accumulation;
   ``feature_cache.*``: the cached path and its training bank; ``callbacks.*``: callbacks that change
   the weights (an average of weights), not the checkpointing ones.
 
@@ -22,7 +23,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 KEPT = {
-    "data": ("category", "image_size", "batch_size", "test_split", "search_fraction", "val_fraction"),
+    "data": (
+        "category",
+        "image_size",
+        "batch_size",
+        "test_split",
+        "search_fraction",
+        "val_fraction",
+        "input_policy",
+        "tile_overlap",
+    ),
     "trainer": ("max_epochs", "precision", "gradient_clip_val", "accumulate_grad_batches"),
     "feature_cache": ("train", "bank_views"),
 }
@@ -57,6 +67,11 @@ def run_identity(model_hp: Mapping, sections: Mapping, weights_digest: str | Non
         out["trainer.precision"] = precision
     if out.get("data.test_split", "all") == "all":
         out.pop("data.search_fraction", None)  # the whole test set: the search share does not apply
+    if out.get("data.input_policy", "resize") == "resize":
+        out.pop("data.input_policy", None)  # the reference's, and every run's before the setting
+        out.pop("data.tile_overlap", None)
+    elif out["data.input_policy"] == "pad":
+        out.pop("data.tile_overlap", None)  # no tiles
     if not out.get("feature_cache.train", True):
         out.pop("feature_cache.bank_views", None)  # the plain path has no bank
     callbacks = sections.get("callbacks") or {}

@@ -92,12 +92,18 @@ def plan_line(cfg: DictConfig, module, datamodule) -> str:
     fc, hp = cfg.feature_cache, module.hparams
     bank = f"{fc.bank_views} banked views each" if fc.train else "fresh views every step"
     passes = f"{cfg.trainer.max_epochs} passes" if hp.optimizer is not None else "one pass (a fitted head)"
-    n_test = len(datamodule.test_set)
-    test = f", {n_test} test images x {module.views.test_views} views" if cfg.get("test", True) else ""
+    train, test_set = datamodule.train_set, datamodule.test_set
+    test = f", {_images(test_set, 'test')} x {module.views.test_views} views" if cfg.get("test", True) else ""
     return (
         f"plan: {cfg.data.category}, {hp.name} ({hp.features['backbone']} + {hp.head['kind']} head): "
-        f"{len(datamodule.train_set)} training images ({bank}){test}, {passes}"
+        f"{_images(train, 'training')} ({bank}){test}, {passes}"
     )
+
+
+def _images(dataset, what: str) -> str:
+    """'N <what> images', with the inputs they make when tiled (data.input_policy=tile)."""
+    tiles = f" in {len(dataset)} tiles" if len(dataset) != dataset.n_images else ""
+    return f"{dataset.n_images} {what} images{tiles}"
 
 
 def checkpoint_to_resume(cfg: DictConfig) -> Path | None:
