@@ -44,7 +44,9 @@ def test_the_patch_flow_inverts_and_its_log_determinant_matches_autograd():
     torch.testing.assert_close(back * (-head.log_scale).exp() + head.shift, rows, rtol=1e-4, atol=1e-4)
     for i in range(len(rows)):
         jac = torch.autograd.functional.jacobian(lambda x, i=i: head(x[None], places[i : i + 1])[0][0], rows[i])
-        assert float(torch.linalg.slogdet(jac).logabsdet) == pytest.approx(float(logdet[i].detach()), rel=1e-4, abs=1e-4)
+        assert float(torch.linalg.slogdet(jac).logabsdet) == pytest.approx(
+            float(logdet[i].detach()), rel=1e-4, abs=1e-4
+        )
 
 
 def test_position_conditioning_changes_a_patchs_density_and_none_ignores_it():
@@ -154,7 +156,7 @@ def test_a_sweep_searches_the_patch_flows_width_blocks_taps_and_patches(tmp_path
     wanted = {"model.head.hidden", "model.head.n_blocks", "model.features.taps", "model.head.train_patches"}
     assert set(done[0].params) == wanted
     for trial in done:  # each trial ran with the settings it was given
-        cfg = (tmp_path / "logs" / "debug" / "multiruns" / "patch_flow_patchflow_toy" / str(trial.number))
+        cfg = tmp_path / "logs" / "debug" / "multiruns" / "patch_flow_patchflow_toy" / str(trial.number)
         hp = json.loads((cfg / "metrics.json").read_text())["identity"]
         assert hp["model.head.hidden"] == trial.params["model.head.hidden"]
         assert hp["model.features.taps"] == json.loads(trial.params["model.features.taps"])

@@ -101,7 +101,11 @@ def test_a_tiled_run_scores_each_image_as_its_worst_tile_and_maps_it_whole(tmp_p
 
     with pytest.raises(ValueError, match=r"trained with data.input_policy=tile; dsn-predict scores squashed"):
         predict(str(tmp_path / "checkpoints" / "last.ckpt"), [str(root / "toy" / "test")], str(tmp_path / "p.csv"))
-    ev = compose("eval", [f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", f"data.root={root}", "data.category=toy"], tmp_path / "ev")
+    ev = compose(
+        "eval",
+        [f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", f"data.root={root}", "data.category=toy"],
+        tmp_path / "ev",
+    )
     from dsn.run.evaluation import evaluate
 
     assert evaluate(ev)["scores"] == pytest.approx(metrics["scores"], rel=1e-4, abs=1e-6)  # the checkpoint's policy
