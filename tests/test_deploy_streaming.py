@@ -82,9 +82,10 @@ def test_edge_memory_does_not_grow_with_the_number_of_images(small_model, many_i
 
 def test_predict_keeps_the_rows_it_scored_when_it_crashes(tmp_path, small_model, many_images, monkeypatch):
     import dsn.predict
+    import dsn.run.predicting
 
     ckpt, _ = small_model
-    real, seen = dsn.predict.load_image, []
+    real, seen = dsn.run.predicting.open_rgb, []
 
     def load_then_crash(path, *args):
         seen.append(path)
@@ -92,7 +93,7 @@ def test_predict_keeps_the_rows_it_scored_when_it_crashes(tmp_path, small_model,
             raise MemoryError("the machine ran out of memory")  # not an image's fault: the run dies
         return real(path, *args)
 
-    monkeypatch.setattr(dsn.predict, "load_image", load_then_crash)
+    monkeypatch.setattr(dsn.run.predicting, "open_rgb", load_then_crash)
     out = tmp_path / "p.csv"
     with pytest.raises(MemoryError):
         dsn.predict.predict(str(ckpt), many_images[:40], str(out), batch=8)

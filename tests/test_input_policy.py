@@ -97,10 +97,16 @@ def test_a_tiled_run_scores_each_image_as_its_worst_tile_and_maps_it_whole(tmp_p
     expected = max_per_image(tile_scores, test.image_of)
     assert expected.tolist() == pytest.approx(metrics["scores"], rel=1e-4, abs=1e-6)
     assert image_map(module.model, test, 0, 2).shape == (32, 32)  # on the masks' square frame
+    from dsn.export import export
     from dsn.predict import predict
 
-    with pytest.raises(ValueError, match=r"trained with data.input_policy=tile; dsn-predict scores squashed"):
-        predict(str(tmp_path / "checkpoints" / "last.ckpt"), [str(root / "toy" / "test")], str(tmp_path / "p.csv"))
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    rows = predict(str(ckpt), [str(root / "toy" / "test")], str(tmp_path / "p.csv"), heatmaps=str(tmp_path / "maps"))
+    by_path = {str(s.path): score for s, score in zip(test.samples, metrics["scores"])}
+    assert {r["path"]: r["score"] for r in rows} == pytest.approx(by_path, rel=1e-4, abs=1e-6)  # tiles, worst one
+    assert len(list((tmp_path / "maps").glob("*.png"))) == 6
+    with pytest.raises(ValueError, match=r"trained with data.input_policy=tile; dsn-export scores squashed"):
+        export(str(ckpt), str(tmp_path / "m.onnx"))
     ev = compose(
         "eval",
         [f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}", f"data.root={root}", "data.category=toy"],

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from dsn.data.images import DEFAULT_MAX_PIXELS, load_image, load_mask
-from dsn.data.input_policy import WHOLE, Box, boxes, render
+from dsn.data.input_policy import WHOLE, Box, boxes, split
 from dsn.utils.image_files import READ_ERRORS, open_rgb
 from dsn.utils.tensor_cache import cached_tensor
 
@@ -76,11 +76,7 @@ def load_inputs(
     flat = [b for bs in where for b in bs]
 
     def decode() -> torch.Tensor:
-        out = []
-        for p, bs in zip(paths, where):
-            img = open_rgb(p, max_pixels)
-            out += [render(img, b, size) for b in bs]
-        return torch.stack(out)
+        return torch.cat([split(open_rgb(p, max_pixels), policy, size, overlap)[0] for p in paths])
 
     if cache_dir is None:
         return decode(), image_of, flat

@@ -68,6 +68,12 @@ def render(img: Image.Image, box: Box, size: int) -> torch.Tensor:
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 
+def split(img: Image.Image, policy: str, size: int, overlap: float) -> tuple[torch.Tensor, list[Box]]:
+    """An RGB image's inputs under ``policy``: uint8 [K, 3, size, size] and their boxes."""
+    where = boxes(policy, img.size[0], img.size[1], size, overlap)
+    return torch.stack([render(img, b, size) for b in where]), where
+
+
 def stitch(maps: torch.Tensor, where: list[Box], height: int, width: int) -> torch.Tensor:
     """Maps of an image's inputs [K, s, s] at their boxes -> one map [height, width] of the image
     (each input's map resized to its box, overlaps averaged; a pad canvas's border is cut off)."""

@@ -161,5 +161,5 @@ def require_squashed_inputs(module: DetectorLightning, path: str | Path, command
     if policy != "resize":
         raise ValueError(
             f"checkpoint {path} was trained with data.input_policy={policy}; {command} scores squashed "
-            f"images only (input_policy=resize): score its images with dsn-eval, which applies the policy"
+            f"images only (input_policy=resize): score its images with dsn-predict or dsn-eval, which apply it"
         )

@@ -43,9 +43,10 @@ def score_histogram_png(scores: torch.Tensor, labels: torch.Tensor, title: str, 
 
 
 def gradient_maps_png(
-    images: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor, titles: list[str], path: Path
+    images: torch.Tensor, maps: torch.Tensor, masks: torch.Tensor, titles: list[str], path: Path, map_name: str
 ) -> Path:
-    """One row per image: the image, its gradient map over it, the ground-truth mask."""
+    """One row per image: the image, its map over it (``map_name``: what the map is), the
+    ground-truth mask."""
     n = len(images)
     fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n), squeeze=False)
     for row, (img, m, mask, t) in enumerate(zip(images, maps, masks, titles)):
@@ -53,7 +54,7 @@ def gradient_maps_png(
         axes[row, 0].imshow(rgb)
         axes[row, 0].set_title(t, fontsize=8)
         shown = overlay(axes[row, 1], img, m)
-        axes[row, 1].set_title("gradient map", fontsize=8)
+        axes[row, 1].set_title(map_name, fontsize=8)
         colour_bar(fig, axes[row, 1], shown)
         axes[row, 2].imshow(mask.squeeze(0).numpy(), cmap="gray", vmin=0, vmax=1)
         axes[row, 2].set_title("ground truth", fontsize=8)

@@ -57,6 +57,7 @@ def write_run_figures(
                 test_set.masks[chosen],
                 titles,
                 out / "gradient_maps.png",
+                "gradient map" if model.layout.grid is None else "patch score map",
             )
         )
     if with_pixel_auroc:
