@@ -146,6 +146,7 @@ def test_a_sweep_searches_the_patch_flows_width_blocks_taps_and_patches(tmp_path
     root = make_tree(tmp_path / "data")
     cmd = [a for a in sweep_cmd(root, tmp_path / "logs") if a != "hparams_search=debug"]
     cmd += ["hparams_search=patch_flow", "hydra.sweeper.n_trials=2", "trainer.max_epochs=1", "model.tiny=false"]
+    cmd += ["model.features.grid=4"]  # 16 patches a view: the search space as it is, at toy cost
     subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=600)
     study = optuna.load_study(
         study_name="patch_flow_patchflow_toy",
