@@ -94,10 +94,15 @@ class Detector(nn.Module):
             return gradient_map(self, image, n_rotations)
         with torch.no_grad():
             x = image.to(self.device).unsqueeze(0)
-            feats = self.embed(x, torch.zeros(1, 1, device=x.device)).squeeze(1)
+            return self.patch_map(self.embed(x, torch.zeros(1, 1, device=x.device))[0, 0], image.shape[-1])
+
+    def patch_map(self, features: torch.Tensor, side: int) -> torch.Tensor:
+        """On a patch grid: the map [side, side] of one upright view's features [F] (its row
+        scores upsampled and blurred); from cached test features, it costs no backbone pass."""
+        with torch.no_grad():
             g = self.layout.grid
-            local = self.head.local_scores(feats).view(1, 1, g, g)
-            m = F.interpolate(local, size=image.shape[-2:], mode="bilinear")
+            local = self.head.local_scores(features.reshape(1, -1).to(self.device)).view(1, 1, g, g)
+            m = F.interpolate(local, size=(side, side), mode="bilinear")
             return (blur(m, self.head.map_sigma) if self.head.map_sigma > 0 else m)[0, 0]
 
     def size(self) -> dict[str, int]:

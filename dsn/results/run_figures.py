@@ -42,8 +42,9 @@ def write_run_figures(
     todo = range(test_set.n_images) if with_pixel_auroc else chosen
     bar = ProgressBar(len(todo), f"anomaly maps ({map_rotations} rotations each)")
     maps = {}
+    upright = upright_features(module, test_set)
     for i in todo:
-        maps[i] = image_map(model, test_set, i, map_rotations)
+        maps[i] = image_map(model, test_set, i, map_rotations, upright)
         bar.update(1)
     bar.close()
     if chosen:
@@ -81,12 +82,34 @@ def write_run_figures(
     return extra
 
 
-def image_map(model, test_set: MVTecDataset, image: int, map_rotations: int) -> torch.Tensor:
+def upright_features(module, test_set: MVTecDataset) -> torch.Tensor | None:
+    """The cached upright view of each test input [M, F], where a patch-grid model's maps can be
+    read from them (the map of a grid is its upright view's row scores); None elsewhere."""
+    feats = test_set.features
+    if module.model.layout.grid is None or feats is None:
+        return None
+    angles = module.test_angles(torch.arange(len(test_set)))
+    return feats[:, 0] if bool((angles[:, 0] == 0).all()) else None
+
+
+def image_map(
+    model, test_set: MVTecDataset, image: int, map_rotations: int, upright: torch.Tensor | None = None
+) -> torch.Tensor:
     """Anomaly map of test image ``image`` on the square frame its mask is scored on: its inputs'
-    maps (one, or a tile each) put back by the input policy's boxes."""
+    maps (one, or a tile each) put back by the input policy's boxes; from the cached ``upright``
+    features where given (:func:`upright_features`)."""
     items = test_set.inputs_of(image)
-    maps = torch.stack([model.anomaly_map(test_set.images[j], map_rotations).cpu() for j in items])
-    side = test_set.pictures.shape[-1]
+    side = test_set.images.shape[-1]
+    maps = torch.stack(
+        [
+            (
+                model.patch_map(upright[j], side)
+                if upright is not None
+                else model.anomaly_map(test_set.images[j], map_rotations)
+            ).cpu()
+            for j in items
+        ]
+    )
     if len(items) == 1 and test_set.input_policy == "resize":
         return maps[0]
     return stitch(maps, [test_set.boxes[j] for j in items], side, side)
