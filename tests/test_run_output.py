@@ -86,3 +86,17 @@ def test_a_plain_run_stores_a_decision_threshold_by_default(tmp_path, toy_root):
     assert metrics["n_val_good"] == 1 and metrics["threshold"] is not None  # 10% of 6, at least one
     assert metrics["identity"]["data.val_fraction"] == 0.1
     assert f"threshold {metrics['threshold']:.4g}" in out.stdout.strip().splitlines()[-1]
+
+
+def test_the_fit_estimate_counts_passes_only_for_heads_trained_over_several(tmp_path, toy_root):
+    """A gradient-trained head prints its estimate after the first pass; a fitted head, which
+    stops after its one pass whatever trainer.max_epochs says, prints none."""
+    cmd = [sys.executable, "-m", "dsn.train", *DEBUG, f"data.root={toy_root}", "trainer.max_epochs=3"]
+    for model, wanted in (("differsqueezenet", True), ("patchcore", False)):
+        run = [*cmd, f"model={model}", f"hydra.run.dir={tmp_path / model}"]
+        out = subprocess.run(run, cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        estimate = [line for line in out.stdout.splitlines() if "estimate:" in line]
+        assert bool(estimate) is wanted, estimate
+        if wanted:
+            assert "for the 2 passes left" in estimate[0]

@@ -19,8 +19,8 @@ class FitEstimate(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         left = trainer.max_epochs - trainer.current_epoch - 1
-        if trainer.current_epoch != self.first_epoch or left <= 0:
-            return
+        if trainer.current_epoch != self.first_epoch or left <= 0 or trainer.should_stop:
+            return  # not the first pass, or the last one (a fitted head stops after its one pass)
         per_pass = time.monotonic() - self.start
         log.info(
             f"estimate: {duration(per_pass)} per pass, about {duration(per_pass * left)} more for the "
