@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import REPO
 
-TABLES = ["experiments/results/heads", "experiments/results/summary"]
+TABLES = ["experiments/results/heads", "experiments/results/summary", "experiments/results/patch_flow"]
 README_TABLE = "experiments/results/summary"
 
 
