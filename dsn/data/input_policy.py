@@ -76,8 +76,11 @@ def split(img: Image.Image, policy: str, size: int, overlap: float) -> tuple[tor
 
 def stitch(maps: torch.Tensor, where: list[Box], height: int, width: int) -> torch.Tensor:
     """Maps of an image's inputs [K, s, s] at their boxes -> one map [height, width] of the image
-    (each input's map resized to its box, overlaps averaged; a pad canvas's border is cut off)."""
+    (each input's map resized to its box, overlaps averaged; a pad canvas's border is cut off).
+    One whole input already at ``height`` x ``width`` is its own map, returned as it is."""
     if len(where) == 1 and where[0] == WHOLE:
+        if maps.shape[-2:] == (height, width):
+            return maps[0]
         return F.interpolate(maps[None, :1].float(), size=(height, width), mode="bilinear")[0, 0]
     total = torch.zeros(height, width)
     count = torch.zeros(height, width)

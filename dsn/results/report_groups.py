@@ -58,7 +58,7 @@ class Row:
 
     def values(self, key: str) -> list[float]:
         """Per-seed values (in %) of a 0-1 metric, for the seeds that have it."""
-        return [100 * m[key] for m in self.runs if m.get(key) is not None]
+        return [100 * v for v in self.raw(key)]
 
     def raw(self, key: str) -> list[float]:
         """Per-seed values of a measurement as recorded (seconds, MB), for the seeds that have it."""

@@ -110,8 +110,6 @@ def image_map(
             for j in items
         ]
     )
-    if len(items) == 1 and test_set.input_policy == "resize":
-        return maps[0]
     return stitch(maps, [test_set.boxes[j] for j in items], side, side)
 
 

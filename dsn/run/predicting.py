@@ -117,6 +117,5 @@ class Scoring:
         """(the image squashed to a square, its anomaly map on that square): the inputs' maps put
         back by their boxes (one whole input, the default policy: its own map)."""
         maps = torch.stack([self.model.anomaly_map(x, n_rotations=self.views).cpu() for x in inputs])
-        if len(where) == 1 and where[0] == WHOLE:
-            return inputs[0], maps[0]
-        return render(img, WHOLE, self.size), stitch(maps, where, self.size, self.size)
+        picture = inputs[0] if where == [WHOLE] else render(img, WHOLE, self.size)  # the one input: the squashed image
+        return picture, stitch(maps, where, self.size, self.size)
