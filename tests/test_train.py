@@ -35,6 +35,9 @@ def test_debug_training_writes_metrics_and_checkpoint(tmp_path, toy_root):
     stages = metrics["peak_rss_mb_by_stage"]  # high-water marks, in the order the run reached them
     assert list(stages) == ["data+model", "feature caches", "fit", "test", "figures"]
     assert list(stages.values()) == sorted(stages.values()) and stages["figures"] == on_disk["peak_rss_mb"]
+    seconds = metrics["wall_time_s_by_stage"]  # each stage's own time, in order: they add up to the run's
+    assert list(seconds) == list(stages) and min(seconds.values()) >= 0.0
+    assert sum(seconds.values()) == pytest.approx(on_disk["wall_time_s"], abs=0.5)
 
 
 def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root):

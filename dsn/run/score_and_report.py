@@ -30,13 +30,15 @@ def score_and_report(
     """Score the test set, write ``metrics.json`` (before the slower figures, so a crash while
     drawing keeps the numbers), then the figures of ``cfg.figures``; returns the metrics.
     ``extra`` is called after testing (it may read the module's test scores). The run's stage
-    peaks gain "test" and "figures" and are stored as ``peak_rss_mb_by_stage``."""
+    peaks and times gain "test" and "figures" and are stored as ``peak_rss_mb_by_stage`` and
+    ``wall_time_s_by_stage``."""
     trainer.test(module, datamodule=datamodule, verbose=False)
     metrics = run_metrics(module, datamodule.test_set, epochs, run.elapsed())
     metrics.update(extra() if extra else {})
     metrics.update(provenance(cfg, module, str(trainer.precision)))
     run.stage("test")
     metrics["peak_rss_mb_by_stage"] = run.peaks
+    metrics["wall_time_s_by_stage"] = run.seconds
     metrics_file = write_json(run.metrics_file, metrics)
     fig = cfg.get("figures")
     if fig and fig.enabled:
