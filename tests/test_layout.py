@@ -60,8 +60,9 @@ def test_frameworks_stay_in_their_layers(name, path):
         assert not top & {"hydra", "omegaconf"}, f"{name} uses Hydra (only commands, run, config, lit may)"
     if part in ("model", "utils", "deploy"):
         assert not top & {"lightning", "wandb"}, f"{name} imports Lightning or W&B"
-    if part == "data":  # the LightningDataModule lives here, apart from its Dataset
-        assert "wandb" not in top and (name == "dsn.data.datamodule" or "lightning" not in top), name
+    if part == "data":  # the LightningDataModules (images; their view features) live here, apart from the Datasets
+        datamodules = ("dsn.data.datamodule", "dsn.data.features_datamodule")
+        assert "wandb" not in top and (name in datamodules or "lightning" not in top), name
 
 
 def test_edge_runtime_and_image_files_need_no_torch():
@@ -89,13 +90,14 @@ def test_what_the_config_builds_takes_no_defaults():
     import inspect
 
     from dsn.data import MVTecDataModule
+    from dsn.data.features_datamodule import FeaturesDataModule
     from dsn.lit.detector_module import DetectorLightning
     from dsn.model import CouplingFlow, Detector, ViewPolicy
     from dsn.model.features import MultiScaleFeatures
     from dsn.model.heads import head_class, head_kinds
     from dsn.model.stack_features import embed_stack
     from dsn.results.run_figures import write_run_figures
-    from dsn.run.feature_cache import cache_test_features, cache_train_features
+    from dsn.run.feature_cache import prepare_features, split_embedder
     from hydra_plugins.dsn_sweeper._sweeper import OptunaWorker
 
     for obj in (
@@ -107,8 +109,9 @@ def test_what_the_config_builds_takes_no_defaults():
         CouplingFlow,
         MultiScaleFeatures,
         OptunaWorker,
-        cache_test_features,
-        cache_train_features,
+        FeaturesDataModule,
+        prepare_features,
+        split_embedder,
         embed_stack,
         write_run_figures,
     ):

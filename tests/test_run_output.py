@@ -1,8 +1,8 @@
 """What a run prints: it ends with one line saying what it found (image AUROC, pixel metrics
-where computed, the threshold, passes, wall time and the figures' share of it, peak memory) and where ``metrics.json`` is; the
-same line is in the run's ``train.log``; third-party notices that do not apply to dsn (Lightning's
-srun hint, its eval-mode warning for the frozen backbone, its cloud tips, its own deprecation)
-are not shown."""
+where computed, the threshold, passes, wall time and the figures' share of it, peak memory) and
+where ``metrics.json`` is; the same line is in the run's ``train.log``; third-party notices that
+do not apply to dsn (Lightning's srun hint, its eval-mode warning for the frozen backbone, its
+cloud tips, its own deprecation) are not shown."""
 
 import json
 import os
@@ -24,7 +24,11 @@ def test_a_run_ends_with_what_it_found_and_shows_no_notices_that_do_not_apply(tm
     last = out.stdout.strip().splitlines()[-1]
     assert f"toy differsqueezenet seed 0: image AUROC {100 * metrics['auroc']:.1f}" in last, last
     assert f"threshold {metrics['threshold']:.4g}" in last and f"pixel AUROC {100 * metrics['pixel_auroc']:.1f}" in last
-    assert f"{metrics['epochs']} passes, {metrics['wall_time_s']:.0f} s (figures " in last and "peak" in last and last.endswith(str(run_dir / "metrics.json"))
+    assert (
+        f"{metrics['epochs']} passes, {metrics['wall_time_s']:.0f} s (figures " in last
+        and "peak" in last
+        and last.endswith(str(run_dir / "metrics.json"))
+    )
     assert last.split(" - ", 1)[1] in Path(run_dir / "train.log").read_text()
     shown = out.stdout + out.stderr
     for text in (*NOTICES, TIP):

@@ -168,13 +168,19 @@ def running_jobs(cluster) -> list[str]:
 
 
 def wait_training(logs: Path, n: int, timeout: float = 240) -> None:
-    """Until ``n`` trials are inside their fit (Lightning has written their hparams.yaml), plus a
-    second: a signal then lands inside training, whatever the machine's load."""
+    """Until ``n`` trials are inside their fit with a pass behind them (each trial's train.log has
+    the estimate written after its first pass; dozens more follow): a signal then lands inside
+    training whatever the machine's load. (A fixed second after the logger's first file was not
+    enough under the full suite: the signal could land in the feature stage, before the fit.)"""
     deadline = time.monotonic() + timeout
-    while len(list(logs.glob(f"debug/multiruns/{STUDY}/*/csv/version_0/hparams.yaml"))) < n:
+
+    def fitting() -> int:
+        logs_now = logs.glob(f"debug/multiruns/{STUDY}/*/train.log")
+        return sum("estimate:" in f.read_text(errors="replace") for f in logs_now)
+
+    while fitting() < n:
         assert time.monotonic() < deadline, f"{n} trials never started training"
         time.sleep(0.1)
-    time.sleep(1)
 
 
 def resumed_not_redrawn(pg_url: str, n_trials: int, cause: str) -> optuna.trial.FrozenTrial:

@@ -185,7 +185,7 @@ def test_training_rotations_can_be_switched_off(tmp_path, toy_root):
     module = module_for(preset(weights="none", n_blocks=1, hidden=8, train_rotations=False))
     assert torch.equal(module.views.bank(5, 16, seed=0), torch.zeros(5, 1))  # one upright view per image
     bank = torch.randn(3, 1, module.model.layout.width)
-    assert torch.equal(module.train_features({"features": bank}), bank.expand(3, 4, -1))
+    assert torch.equal(module.train_features({"views": bank}), bank.expand(3, 4, -1))
     assert torch.equal(module.views.step(2, torch.Generator()), torch.zeros(2, 1))
     rotating = module_for(preset(weights="none", n_blocks=1, hidden=8))
     assert rotating.views.bank(5, 16, seed=0).shape == (5, 16) and rotating.views.bank(5, 16, 0).abs().sum() > 0

@@ -1,4 +1,7 @@
-"""LightningDataModule for one category in MVTec AD layout.
+"""LightningDataModule of one category's images in MVTec AD layout: its splits (training,
+held-out good images for the threshold, test) and how they are loaded. Runs train and test
+through :class:`dsn.data.features_datamodule.FeaturesDataModule`, which serves these splits' view
+features; this one serves the images.
 
 The test set doubles as the periodic "curve" set (validation loop): it is scored for learning
 curves only; nothing is ever selected on it.
@@ -96,7 +99,7 @@ class MVTecDataModule(L.LightningDataModule):
             )
             self.test_set = test.test_part(self.test_split, self.search_fraction)
 
-    def _loader(self, dataset, batch_size: int, sampler=None) -> DataLoader:
+    def loader(self, dataset, batch_size: int, sampler=None) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=batch_size,
@@ -106,11 +109,15 @@ class MVTecDataModule(L.LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
+    def train_sampler(self, n: int) -> EpochShuffleSampler:
+        """The training order: a function of the seed and the epoch (resumable)."""
+        return EpochShuffleSampler(n, seed=self.seed)
+
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, EpochShuffleSampler(len(self.train_set), seed=self.seed))
+        return self.loader(self.train_set, self.batch_size, self.train_sampler(len(self.train_set)))
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, self.test_batch_size)
+        return self.loader(self.test_set, self.test_batch_size)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, self.test_batch_size)
+        return self.loader(self.test_set, self.test_batch_size)

@@ -1,8 +1,8 @@
 """The images of one split of one category, decoded once, served as dicts of tensors.
 
-A dataset serves either its images (``"image"``, uint8) or, after :meth:`use_features`,
-precomputed feature vectors of fixed views of each image (``"features"``): the flow then
-trains or scores on cached vectors and the frozen backbone runs once per run, not per epoch.
+Detectors train and score on the features of views of these images
+(:mod:`dsn.data.view_features`), made once per run; this dataset holds what those are made of
+and what results are read against (labels, masks, the pictures figures draw).
 
 Its items are the detector's inputs under ``input_policy`` (:mod:`dsn.data.input_policy`): one
 per image for ``resize`` and ``pad``, one per tile for ``tile``; each names its image
@@ -26,10 +26,9 @@ from dsn.data.layout import Sample, test_samples, train_samples
 class MVTecDataset(Dataset):
     """``split`` ("train" or "test") of ``category`` under ``root`` (MVTec AD layout).
 
-    Items: ``{"image": uint8 [3, S, S], "label": 0/1, "index": i, "image_index": j}``; under
-    the ``resize`` policy test items also carry ``"mask"`` (uint8 [1, S, S], zeros where there is
-    none); after ``use_features`` the item holds ``"features"`` [V, F] instead of ``"image"``.
-    ``pictures``: each image squashed to S x S (what figures draw and masks are scored on).
+    Items: ``{"image": uint8 [3, S, S], "label": 0/1, "index": i, "image_index": j}``.
+    ``masks`` (test): uint8 [N, 1, S, S] per image, zeros where there is none. ``pictures``: each
+    image squashed to S x S (what figures draw and masks are scored on).
     """
 
     def __init__(
@@ -64,7 +63,6 @@ class MVTecDataset(Dataset):
             if split == "test"
             else None
         )
-        self.features: torch.Tensor | None = None
 
     @property
     def n_images(self) -> int:
@@ -73,12 +71,6 @@ class MVTecDataset(Dataset):
     def inputs_of(self, image: int) -> list[int]:
         """The items (inputs) of image ``image``, in order."""
         return torch.nonzero(self.image_of == image).flatten().tolist()
-
-    def use_features(self, features: torch.Tensor) -> None:
-        """Serve ``features`` [N, V, F] (one row per item, in item order) instead of images."""
-        if features.shape[0] != len(self):
-            raise ValueError(f"{features.shape[0]} feature rows for {len(self)} images")
-        self.features = features
 
     def hold_out(self, fraction: float, seed: int) -> tuple[MVTecDataset, MVTecDataset | None]:
         """(rest, held-out) with a seeded ``fraction`` of the images held out; (self, None) for 0."""
@@ -105,7 +97,6 @@ class MVTecDataset(Dataset):
         part.boxes = [self.boxes[i] for i in items.tolist()]
         part.images = self.images[items]
         part.pictures = part.images if self.input_policy == "resize" else self.pictures[idx]
-        part.features = self.features[items] if self.features is not None else None
         return part
 
     def test_part(self, part: str, fraction: float) -> MVTecDataset:
@@ -132,11 +123,4 @@ class MVTecDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         image = self.image_of[i]
-        item = {"label": self.labels[image], "index": torch.tensor(i), "image_index": image}
-        if self.features is not None:
-            item["features"] = self.features[i]
-        else:
-            item["image"] = self.images[i]
-        if self.masks is not None and self.input_policy == "resize":
-            item["mask"] = self.masks[i]
-        return item
+        return {"image": self.images[i], "label": self.labels[image], "index": torch.tensor(i), "image_index": image}

@@ -71,17 +71,20 @@ class DetectorLightning(L.LightningModule):
         """The T test rotations of each test image [B] -> [B, T] degrees (same for every run)."""
         return self.views.test(indices, self.hparams.seed)
 
-    def fresh_views(self, images: torch.Tensor) -> torch.Tensor:
-        """[B, k, F]: features of this step's training views, rendered through the backbone."""
-        g = self._step_generator()
+    def fresh_views(self, images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """[B, k, F]: features of training views rendered afresh through the backbone, for the
+        images of items ``index`` (the uncached path's ``render``, :mod:`dsn.data.view_features`).
+        Their randomness is a function of (seed, epoch, the batch's first item): the epoch's
+        order is seeded too, so a resumed run draws the same views as an uninterrupted one."""
+        epoch, first = self.current_epoch, int(index[0]) if len(index) else 0
+        g = torch.Generator().manual_seed((self.hparams.seed * 7_919 + epoch) * 1_000_003 + first)
         angles = self.views.step(images.shape[0], g)
-        return self.model.embed(images, angles.to(images.device), self.views.jitter(*angles.shape, g))
+        images = images.to(self.device)
+        return self.model.embed(images, angles.to(self.device), self.views.jitter(*angles.shape, g))
 
     def score_batch(self, batch: dict) -> torch.Tensor:
-        """Anomaly scores of a test batch, from its test views' features or from its images."""
-        if "features" in batch:
-            return self.model.score_features(batch["features"])
-        return self.model.score(batch["image"], self.test_angles(batch["index"].cpu()).to(self.device))
+        """Anomaly scores of a test batch, from its test views' features."""
+        return self.model.score_features(batch["views"])
 
     # ---- loops -------------------------------------------------------------------------
     def on_train_start(self) -> None:

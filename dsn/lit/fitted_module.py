@@ -24,7 +24,7 @@ class FittedLightning(DetectorLightning):
 
     def train_features(self, batch: dict) -> torch.Tensor:
         """[B, V, F]: every cached bank view of each image, or this step's fresh views."""
-        return batch["features"] if "features" in batch else self.fresh_views(batch["image"])
+        return batch["views"]
 
     def on_train_start(self) -> None:
         super().on_train_start()

@@ -30,14 +30,15 @@ class GradientLightning(DetectorLightning):
             raise ValueError(f"model.optimizer.lr_schedule must be one of {LR_SCHEDULES}, got {opt['lr_schedule']!r}")
 
     def train_features(self, batch: dict) -> torch.Tensor:
-        """[B, k, F] features of k training views per image, drawn afresh every step."""
+        """[B, k, F] features of k training views per image, drawn afresh every step: k distinct
+        ones of a cached bank of V, or the k views the uncached path rendered for this step."""
         k = self.views.train_views
-        if "features" not in batch:
-            return self.fresh_views(batch["image"])
-        bank = batch["features"]  # cached bank of V views per image: pick k distinct ones
+        bank = batch["views"]
         b, v, f = bank.shape  # v >= k: checked up front (dsn.config.config_checks)
         if v == 1:  # without train_rotations: one upright view per image, seen k times a step
             return bank.expand(b, k, f)
+        if v == k:  # rendered for this step (or a bank of exactly k: every step sees all of them)
+            return bank
         pick = torch.rand(b, v, generator=self._step_generator()).argsort(dim=1)[:, :k].to(bank.device)
         return bank.gather(1, pick.unsqueeze(-1).expand(b, k, f))
 

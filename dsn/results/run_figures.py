@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from dsn.data.dataset import MVTecDataset
 from dsn.data.input_policy import stitch
+from dsn.data.view_features import CachedViews
 from dsn.results.metrics import UndefinedAUROC, has_both_classes, pixel_auroc
 from dsn.results.plots import gradient_maps_png, roc_curve_png, score_histogram_png
 from dsn.results.region_overlap import pixel_aupro
@@ -16,7 +16,7 @@ from dsn.utils.progress_bar import ProgressBar
 
 def write_run_figures(
     module,
-    test_set: MVTecDataset,
+    test_set: CachedViews,
     out_dir: str | Path,
     *,
     loggers,
@@ -82,18 +82,18 @@ def write_run_figures(
     return extra
 
 
-def upright_features(module, test_set: MVTecDataset) -> torch.Tensor | None:
+def upright_features(module, test_set: CachedViews) -> torch.Tensor | None:
     """The cached upright view of each test input [M, F], where a patch-grid model's maps can be
     read from them (the map of a grid is its upright view's row scores); None elsewhere."""
-    feats = test_set.features
-    if module.model.layout.grid is None or feats is None:
+    feats = test_set.views
+    if module.model.layout.grid is None:
         return None
     angles = module.test_angles(torch.arange(len(test_set)))
     return feats[:, 0] if bool((angles[:, 0] == 0).all()) else None
 
 
 def image_map(
-    model, test_set: MVTecDataset, image: int, map_rotations: int, upright: torch.Tensor | None = None
+    model, test_set: CachedViews, image: int, map_rotations: int, upright: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Anomaly map of test image ``image`` on the square frame its mask is scored on: its inputs'
     maps (one, or a tile each) put back by the input policy's boxes; from the cached ``upright``
@@ -113,7 +113,7 @@ def image_map(
     return stitch(maps, [test_set.boxes[j] for j in items], side, side)
 
 
-def _spread_defective(test_set: MVTecDataset, n: int) -> list[int]:
+def _spread_defective(test_set: CachedViews, n: int) -> list[int]:
     """Up to ``n`` defective images, taken round-robin over the defect types."""
     by_type: dict[str, list[int]] = {}
     for i, s in enumerate(test_set.samples):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dsn.data.dataset import MVTecDataset
+from dsn.data.view_features import CachedViews
 from dsn.results.metrics import UndefinedAUROC, image_auroc
 from dsn.utils.memory import peak_memory_mb
 
 
-def run_metrics(module, test_set: MVTecDataset, epochs: int, wall_time_s: float) -> dict:
+def run_metrics(module, test_set: CachedViews, epochs: int, wall_time_s: float) -> dict:
     hp = module.hparams
     size = module.model.size()
     features, head = hp.features, hp.head

@@ -14,11 +14,10 @@ from dsn.config.instantiate import build_datamodule, build_trainer
 from dsn.lit.checkpoints import load_module
 from dsn.lit.loggers import finish_loggers
 from dsn.lit.quiet import quiet_third_party
-from dsn.run.feature_cache import cache_test_features
+from dsn.run.feature_cache import prepare_features
 from dsn.run.run_dir import run_dir_lock, save_run_config
 from dsn.run.run_record import RunRecord
 from dsn.run.score_and_report import score_and_report
-from dsn.utils.tensor_cache import evict
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -38,19 +37,11 @@ def evaluate(cfg: DictConfig) -> dict:
         if cfg.get("test_views") is not None:  # an ablation of the test-time views on a trained model
             module.views = replace(module.views, test_views=int(cfg.test_views))
             module.hparams.views["test_views"] = module.views.test_views
-        datamodule = build_datamodule(cfg)
-        datamodule.setup("test")
-        fc = cfg.feature_cache
+        images = build_datamodule(cfg)
+        images.setup("test")
         trainer = build_trainer(cfg)
-        cache_test_features(
-            module,
-            datamodule.test_set,
-            device=trainer.strategy.root_device,
-            cache_dir=fc.dir,
-            batch_images=fc.batch_images,
-            save_every_s=fc.save_every_s,
-        )
-        evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
+        datamodule = prepare_features(cfg, module, images, "test", trainer.strategy.root_device)
+        run.stage("feature caches")
         ok = False
         try:
             metrics = score_and_report(

@@ -1,4 +1,5 @@
-"""Prepare the cached features a run trains and scores on, and store them between runs.
+"""The embed callables of a run's features DataModule, and the feature cache that stores what
+they compute between runs.
 
 The test views are deterministic, so caching them is exact. The training bank holds
 ``bank_views`` random rotations per image (seeded, each with its own seeded colour jitter when
@@ -14,12 +15,15 @@ import hashlib
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 
+from dsn.data.datamodule import MVTecDataModule
 from dsn.data.dataset import MVTecDataset
+from dsn.data.features_datamodule import EmbedSplit, FeaturesDataModule
 from dsn.lit.detector_module import DetectorLightning
 from dsn.model.stack_features import embed_stack
 from dsn.model.views import JITTER_KNOBS
-from dsn.utils.tensor_cache import PartialRows, cached_tensor
+from dsn.utils.tensor_cache import PartialRows, cached_tensor, evict
 
 
 def _key(module: DetectorLightning, images: torch.Tensor, angles: torch.Tensor, extra: str, jittered: bool) -> str:
@@ -38,70 +42,43 @@ def _key(module: DetectorLightning, images: torch.Tensor, angles: torch.Tensor, 
     return h.hexdigest()[:32]
 
 
-def _serve_views(
+def _cached_views(
     module: DetectorLightning,
-    dataset: MVTecDataset,
+    images: MVTecDataset,
     angles: torch.Tensor,
     name: str,
     extra: str,
     *,
+    what: str,
     device,
     cache_dir: str | None,
     batch_images: int,
     save_every_s: float,
     jitter: torch.Tensor | None,
-) -> None:
-    """Features of ``angles`` [N, V] (colour factors ``jitter`` [N, V, 3]) of every image of
-    ``dataset``, from the cache or computed once; the dataset then serves these vectors instead
-    of its images."""
-    key = _key(module, dataset.images, angles, extra, jittered=jitter is not None)  # seed: in extra
+) -> torch.Tensor:
+    """Features of ``angles`` [N, V] (colour factors ``jitter`` [N, V, 3]) of every input of
+    ``images``, from the cache or computed once."""
+    key = _key(module, images.images, angles, extra, jittered=jitter is not None)  # seed: in extra
     file = None if cache_dir is None else Path(cache_dir) / f"{name}-{key}.pt"
 
     def compute() -> torch.Tensor:
         progress = None if file is None else PartialRows(file, save_every_s)
         return embed_stack(
             module.model,
-            dataset.images,
+            images.images,
             angles,
             device=device,
             batch_images=batch_images,
             jitter=jitter,
             progress=progress,
-            desc=f"features of the {name.split('-')[0]} images",
+            desc=f"features of the {what} images",
         )
 
-    feats = compute() if file is None else cached_tensor(file, compute)
-    dataset.use_features(feats)
+    return compute() if file is None else cached_tensor(file, compute)
 
 
-def cache_test_features(
+def split_embedder(
     module: DetectorLightning,
-    test_set: MVTecDataset,
-    *,
-    device,
-    cache_dir: str | None,
-    batch_images: int,
-    save_every_s: float,
-) -> None:
-    """The T fixed test views of every test image, computed once (exact: the views are fixed)."""
-    angles = module.test_angles(torch.arange(len(test_set)))
-    _serve_views(
-        module,
-        test_set,
-        angles,
-        "test-features",
-        "test",
-        device=device,
-        cache_dir=cache_dir,
-        batch_images=batch_images,
-        save_every_s=save_every_s,
-        jitter=None,  # test views are never jittered
-    )
-
-
-def cache_train_features(
-    module: DetectorLightning,
-    train_set: MVTecDataset,
     *,
     bank_views: int,
     seed: int,
@@ -109,20 +86,55 @@ def cache_train_features(
     cache_dir: str | None,
     batch_images: int,
     save_every_s: float,
-) -> None:
-    """``bank_views`` seeded random views of every training image (the view policy's ``bank``
-    and ``bank_jitter``), computed once."""
-    angles = module.views.bank(len(train_set), bank_views, seed)
-    jitter = module.views.bank_jitter(*angles.shape, seed)
-    _serve_views(
+) -> EmbedSplit:
+    """The embed callable of a run's :class:`FeaturesDataModule`: the training split as
+    ``bank_views`` seeded random views per image (the view policy's ``bank`` and
+    ``bank_jitter``), the held-out and test splits as the T fixed test views (exact: the views
+    are fixed; never jittered)."""
+
+    def embed(split: str, images: MVTecDataset) -> torch.Tensor:
+        if split == "train":
+            angles = module.views.bank(len(images), bank_views, seed)
+            jitter, name, extra = (
+                module.views.bank_jitter(*angles.shape, seed),
+                "train-features",
+                f"train:{bank_views}:{seed}",
+            )
+        else:
+            angles, jitter, name, extra = module.test_angles(torch.arange(len(images))), None, "test-features", "test"
+        return _cached_views(
+            module,
+            images,
+            angles,
+            name,
+            extra,
+            what=split,
+            device=device,
+            cache_dir=cache_dir,
+            batch_images=batch_images,
+            save_every_s=save_every_s,
+            jitter=jitter,
+        )
+
+    return embed
+
+
+def prepare_features(cfg: DictConfig, module: DetectorLightning, images: MVTecDataModule, stage: str, device):
+    """The DataModule a run trains (``stage="fit"``) or tests (``"test"``) ``module`` with, its
+    splits' features made on ``device`` (by ``cfg.feature_cache``: a cached training bank, or
+    fresh views rendered every step); then the cache folders are trimmed to their cap. Training
+    and ``dsn-eval`` share this stage."""
+    fc = cfg.feature_cache
+    embed = split_embedder(
         module,
-        train_set,
-        angles,
-        "train-features",
-        f"train:{bank_views}:{seed}",
+        bank_views=fc.bank_views,
+        seed=cfg.seed,
         device=device,
-        cache_dir=cache_dir,
-        batch_images=batch_images,
-        save_every_s=save_every_s,
-        jitter=jitter,
+        cache_dir=fc.dir,
+        batch_images=fc.batch_images,
+        save_every_s=fc.save_every_s,
     )
+    datamodule = FeaturesDataModule(images, embed, None if fc.train else module.fresh_views)
+    datamodule.setup(stage)
+    evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
+    return datamodule

@@ -26,7 +26,7 @@ from dsn.lit.quiet import quiet_third_party
 from dsn.results.metrics import has_both_classes
 from dsn.results.run_summary import summary_line
 from dsn.results.threshold import f1_optimal, fit_threshold
-from dsn.run.feature_cache import cache_test_features, cache_train_features
+from dsn.run.feature_cache import prepare_features
 from dsn.run.run_dir import (
     RunDirError,
     check_same_model,
@@ -38,7 +38,6 @@ from dsn.run.run_dir import (
 )
 from dsn.run.run_record import RunRecord
 from dsn.run.score_and_report import score_and_report
-from dsn.utils.tensor_cache import evict
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +66,15 @@ def _train(cfg: DictConfig) -> dict:
         save_run_config(cfg, cfg.paths.output_dir)  # only now: a refused rerun keeps the finished run's config
         L.seed_everything(cfg.seed, workers=True)
         module = build_module(cfg)  # before decoding images: unreachable weights fail in seconds
-        datamodule = build_datamodule(cfg)
-        module.inputs = dict(datamodule.inputs)  # kept in its checkpoints (dsn-eval reads them)
-        datamodule.setup("fit")
-        log.info(plan_line(cfg, module, datamodule))
+        images = build_datamodule(cfg)
+        module.inputs = dict(images.inputs)  # kept in its checkpoints (dsn-eval reads them)
+        images.setup("fit")
+        log.info(plan_line(cfg, module, images))
         run.stage("data+model")
         trainer = build_trainer(cfg)  # before the feature caches: a bad trainer setting fails in seconds
         ok = False
         try:
-            metrics = fit_and_test(cfg, trainer, module, datamodule, ckpt, run)
+            metrics = fit_and_test(cfg, trainer, module, images, ckpt, run)
             ok = True
         except SIGTERMException:  # Lightning's way out of a SIGTERM: a success unless told otherwise
             on_signal = next(c for c in trainer.callbacks if isinstance(c, SaveOnSignal))
@@ -87,12 +86,12 @@ def _train(cfg: DictConfig) -> dict:
     return metrics
 
 
-def plan_line(cfg: DictConfig, module, datamodule) -> str:
+def plan_line(cfg: DictConfig, module, images) -> str:
     """What the run will do, before it does it: category, model, images, views and passes."""
     fc, hp = cfg.feature_cache, module.hparams
     bank = f"{fc.bank_views} banked views each" if fc.train else "fresh views every step"
     passes = f"{cfg.trainer.max_epochs} passes" if hp.optimizer is not None else "one pass (a fitted head)"
-    train, test_set = datamodule.train_set, datamodule.test_set
+    train, test_set = images.train_set, images.test_set
     test = f", {_images(test_set, 'test')} x {module.views.test_views} views" if cfg.get("test", True) else ""
     return (
         f"plan: {cfg.data.category}, {hp.name} ({hp.features['backbone']} + {hp.head['kind']} head): "
@@ -120,37 +119,11 @@ def checkpoint_to_resume(cfg: DictConfig) -> Path | None:
     return ckpt
 
 
-def prepare_features(cfg: DictConfig, module, datamodule, device: torch.device) -> None:
-    """The frozen backbone's features of the training bank and the test views, computed once on
-    ``device``; then the cache folders are trimmed to their cap."""
-    fc = cfg.feature_cache
-    if fc.train:
-        cache_train_features(
-            module,
-            datamodule.train_set,
-            bank_views=fc.bank_views,
-            seed=cfg.seed,
-            device=device,
-            cache_dir=fc.dir,
-            batch_images=fc.batch_images,
-            save_every_s=fc.save_every_s,
-        )
-    cache_test_features(
-        module,
-        datamodule.test_set,
-        device=device,
-        cache_dir=fc.dir,
-        batch_images=fc.batch_images,
-        save_every_s=fc.save_every_s,
-    )
-    evict([cfg.data.cache_dir, fc.dir], fc.max_gb * 1e9)
-
-
-def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None, run: RunRecord) -> dict:
+def fit_and_test(cfg: DictConfig, trainer, module, images, ckpt: Path | None, run: RunRecord) -> dict:
     """Features, fit (from ``ckpt`` when resuming), threshold, test and report."""
     log_config(trainer, cfg)
     device = trainer.strategy.root_device  # where the trainer will run the flow
-    prepare_features(cfg, module, datamodule, device)
+    datamodule = prepare_features(cfg, module, images, "fit", device)
     cache_time = run.elapsed()
     run.stage("feature caches")
     fc = cfg.feature_cache
@@ -159,7 +132,7 @@ def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
     save_final_checkpoint(trainer, cfg.paths.output_dir)
     run.stage("fit")
-    decision = set_decision_threshold(module, datamodule.threshold_set, trainer, device, fc, cfg)
+    decision = set_decision_threshold(module, datamodule.threshold_set, trainer, device, cfg)
     metrics = {}
     if cfg.get("test", True):
         extra = {
@@ -187,16 +160,14 @@ def fit_and_test(cfg: DictConfig, trainer, module, datamodule, ckpt: Path | None
     return metrics
 
 
-def set_decision_threshold(module, held_out, trainer, device, fc, cfg) -> dict:
-    """Threshold from the held-out good images, stored in the module and its last checkpoint."""
+def set_decision_threshold(module, held_out, trainer, device, cfg) -> dict:
+    """Threshold from the held-out good images (their test views' features), stored in the
+    module and its last checkpoint."""
     if held_out is None:
         return {}
-    cache_test_features(
-        module, held_out, device=device, cache_dir=fc.dir, batch_images=fc.batch_images, save_every_s=fc.save_every_s
-    )
     module.eval()
     with torch.no_grad():
-        scores = module.model.to(device).score_features(held_out.features.to(device)).float().cpu()
+        scores = module.model.to(device).score_features(held_out.views.to(device)).float().cpu()
     scores = max_per_image(scores, held_out.image_of)
     module.decision = torch.tensor(
         fit_threshold(scores, cfg.threshold.target_fpr), dtype=torch.float64, device=module.decision.device
