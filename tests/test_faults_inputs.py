@@ -180,13 +180,13 @@ def test_an_unwritable_cache_warns_and_the_run_goes_on(tmp_path, toy_root):
 def test_the_cache_is_capped_least_recently_used_first(tmp_path, toy_root):
     from dsn.cache import main as cache_main
     from dsn.train import train
-    from dsn.utils.tensor_cache import cached_tensor, evict
+    from dsn.utils.tensor_cache import evict, load_entry, store_entry
 
     cache = tmp_path / "cache"
     for i, age in enumerate((300, 100, 200)):  # entry 0 used longest ago, then 2, then 1
-        cached_tensor(cache / f"e{i}.pt", lambda: torch.zeros(1000))
+        store_entry(cache / f"e{i}.pt", torch.zeros(1000))
         os.utime(cache / f"e{i}.pt", (time.time() - age,) * 2)
-    cached_tensor(cache / "e2.pt", lambda: torch.ones(1))  # a hit makes e2 the most recent
+    assert torch.equal(load_entry(cache / "e2.pt"), torch.zeros(1000))  # a hit makes e2 the most recent
     size = (cache / "e0.pt").stat().st_size
     assert [p.name for p in evict([cache], 2 * size)] == ["e0.pt"]
     assert sorted(p.name for p in cache.glob("*.pt")) == ["e1.pt", "e2.pt"]
@@ -195,7 +195,7 @@ def test_the_cache_is_capped_least_recently_used_first(tmp_path, toy_root):
         train_cfg(tmp_path, toy_root, f"data.cache_dir={cache}", f"feature_cache.dir={cache}", "feature_cache.max_gb=0")
     )  # a run trims its cache folders to the cap
     assert not list(cache.glob("*.pt"))
-    cached_tensor(cache / "e3.pt", lambda: torch.zeros(10))
+    store_entry(cache / "e3.pt", torch.zeros(10))
     cache_main(["--dir", str(cache), "--clear"])
     assert not list(cache.glob("*.pt"))
 

@@ -9,7 +9,7 @@ different size can never be served from a stale entry.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -18,7 +18,7 @@ from PIL import Image
 from dsn.data.images import DEFAULT_MAX_PIXELS, load_image, load_mask
 from dsn.data.input_policy import WHOLE, Box, boxes, split
 from dsn.utils.image_files import READ_ERRORS, open_rgb
-from dsn.utils.tensor_cache import cached_tensor
+from dsn.utils.tensor_cache import load_entry, store_entry
 
 CACHE_VERSION = 1  # bump when load_image/load_mask change what they produce
 
@@ -47,7 +47,7 @@ def load_stack(
 
     if cache_dir is None:
         return decode()
-    return cached_tensor(Path(cache_dir) / f"{kind}-{content_key(paths, size, kind)}.pt", decode)
+    return _cached(Path(cache_dir) / f"{kind}-{content_key(paths, size, kind)}.pt", decode)
 
 
 def load_inputs(
@@ -81,4 +81,10 @@ def load_inputs(
     if cache_dir is None:
         return decode(), image_of, flat
     kind = f"image-{policy}-{overlap}"
-    return cached_tensor(Path(cache_dir) / f"{kind}-{content_key(paths, size, kind)}.pt", decode), image_of, flat
+    return _cached(Path(cache_dir) / f"{kind}-{content_key(paths, size, kind)}.pt", decode), image_of, flat
+
+
+def _cached(file: Path, decode: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """The stack in cache entry ``file``, or ``decode()`` stored there."""
+    value = load_entry(file)
+    return value if value is not None else store_entry(file, decode())

@@ -28,7 +28,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from dsn.lit.detector_module import DetectorLightning
 from dsn.lit.modules import module_for
 from dsn.model.legacy_hparams import is_flat, nest, rename_state
-from dsn.utils.atomic import write_atomic
+from dsn.utils.atomic import atomic_path
 
 
 def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> DetectorLightning:
@@ -140,7 +140,8 @@ class StreamingCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None or "://" in str(path):
             return super().save_checkpoint(checkpoint, path, storage_options)  # remote file systems
-        write_atomic(path, lambda tmp: torch.save(checkpoint, tmp), size_hint=tensor_bytes(checkpoint))
+        with atomic_path(path, size_hint=tensor_bytes(checkpoint)) as tmp:
+            torch.save(checkpoint, tmp)
 
 
 def tensor_bytes(obj) -> int:

@@ -23,7 +23,7 @@ from dsn.data.features_datamodule import EmbedSplit, FeaturesDataModule
 from dsn.lit.detector_module import DetectorLightning
 from dsn.model.stack_features import embed_stack
 from dsn.model.views import JITTER_KNOBS
-from dsn.utils.tensor_cache import PartialRows, cached_tensor, evict
+from dsn.utils.tensor_cache import PartialRows, evict, load_entry, store_entry
 
 
 def _key(module: DetectorLightning, images: torch.Tensor, angles: torch.Tensor, extra: str, jittered: bool) -> str:
@@ -74,7 +74,10 @@ def _cached_views(
             desc=f"features of the {what} images",
         )
 
-    return compute() if file is None else cached_tensor(file, compute)
+    if file is None:
+        return compute()
+    value = load_entry(file)
+    return value if value is not None else store_entry(file, compute())
 
 
 def split_embedder(

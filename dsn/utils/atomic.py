@@ -16,7 +16,8 @@ import json
 import os
 import resource
 import shutil
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 MB = 1024 * 1024
@@ -64,14 +65,17 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
-def write_atomic(path: str | Path, write: Callable[[Path], object], size_hint: int | None = None) -> Path:
-    """``write(tmp)`` then rename ``tmp`` to ``path``; the temporary file never outlives a failure.
-    ``size_hint``: the bytes the file will take, for the message when the disk is full."""
+@contextmanager
+def atomic_path(path: str | Path, size_hint: int | None = None) -> Iterator[Path]:
+    """``with atomic_path(path) as tmp:`` write ``tmp``; at the block's end it is renamed to
+    ``path``. The temporary file never outlives a failure. ``size_hint``: the bytes the file will
+    take, for the message when the disk is full. (A block, not a writer callback: the caller's
+    code stays in the caller's frame, so this leaf never calls back up into a higher layer.)"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
     try:
-        write(tmp)
+        yield tmp
         os.replace(tmp, path)
     except Exception as err:
         written = tmp.stat().st_size if tmp.exists() else 0
@@ -85,11 +89,12 @@ def write_atomic(path: str | Path, write: Callable[[Path], object], size_hint: i
             tmp.unlink(missing_ok=True)
         except OSError:  # the folder itself is gone or is not one
             pass
-    return path
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
-    return write_atomic(path, lambda tmp: tmp.write_text(text))
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
 
 
 def write_json(path: str | Path, data: dict) -> Path:

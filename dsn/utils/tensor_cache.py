@@ -19,22 +19,28 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 
-from dsn.utils.atomic import write_atomic
+from dsn.utils.atomic import atomic_path
 
 SETTINGS = "data.cache_dir / feature_cache.dir"
 
 
-def cached_tensor(file: Path, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+def load_entry(file: Path) -> torch.Tensor | None:
+    """The entry in ``file`` (its use time refreshed), or None: compute it and :func:`store_entry`.
+    (Two calls, not a get-or-compute callback: the computing stays in the caller's layer.)"""
     value = _load(file)
     if value is not None:
         _touch(file)
-        return value
-    value = compute()
+    return value
+
+
+def store_entry(file: Path, value: torch.Tensor) -> torch.Tensor:
+    """Keep ``value`` as ``file``'s entry (replacing the rows a long computation kept so far);
+    returns ``value``. A folder that cannot be written warns once and the run goes on."""
     if _store(file, value):
         partial_file(file).unlink(missing_ok=True)
     return value
@@ -54,7 +60,8 @@ def _load(file: Path) -> torch.Tensor | None:
 def _store(file: Path, value: torch.Tensor) -> bool:
     """Write ``value`` to ``file`` atomically; a folder that cannot be written warns and gives False."""
     try:
-        write_atomic(file, lambda tmp: torch.save(value, tmp))
+        with atomic_path(file) as tmp:
+            torch.save(value, tmp)
         return True
     except (OSError, RuntimeError) as err:  # torch reports a failed write as RuntimeError
         warnings.warn(
@@ -71,7 +78,7 @@ def partial_file(file: Path) -> Path:
 
 
 class PartialRows:
-    """The first rows of a long ``cached_tensor`` entry, kept on disk while it is computed.
+    """The first rows of a long cache entry, kept on disk while it is computed.
 
     :meth:`load` gives what an interrupted run stored (None: nothing, or unreadable, which is
     deleted); :meth:`save` stores the rows so far when :meth:`due`, that is at most every

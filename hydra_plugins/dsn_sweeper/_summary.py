@@ -12,7 +12,7 @@ from pathlib import Path
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
-from dsn.utils.atomic import write_atomic, write_text_atomic
+from dsn.utils.atomic import atomic_path, write_text_atomic
 from dsn.utils.secrets import redact
 from dsn.utils.tables import csv_text, markdown_table
 
@@ -90,9 +90,8 @@ def write_summary(study: optuna.Study, sweep_dir: Path, storage_url: str, config
     )
     figures = plots(study, names) if best else {}
     for name, fig in figures.items():  # per-process temporary file: workers may end together
-        write_atomic(
-            sweep_dir / f"{name}.png", lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-        )
+        with atomic_path(sweep_dir / f"{name}.png") as tmp:
+            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     wandb_cfg = (config.get("logger") or {}).get("wandb")
     if wandb_cfg and "_target_" in wandb_cfg:
         log_wandb_summary(study, rows, figures, sweep_dir, wandb_cfg)
