@@ -267,3 +267,27 @@ def pytest_testnodedown(node, error):
 def pytest_terminal_summary(terminalreporter):
     if SLURM_JOBS:
         terminalreporter.write_line(f"SLURM jobs run by the tests (sbatch ids): {', '.join(SLURM_JOBS)}")
+
+
+def image_datamodule(root: Path, **settings):
+    """The images' DataModule of the toy category at 16 px, every setting given (as conf/ would),
+    ``settings`` changing some."""
+    from dsn.data import MVTecDataModule
+
+    given = dict(
+        root=str(root),
+        category="toy",
+        image_size=16,
+        batch_size=2,
+        test_batch_size=4,
+        num_workers=0,
+        cache_dir=None,
+        seed=0,
+        val_fraction=0.0,
+        test_split="all",
+        search_fraction=0.5,
+        max_pixels=None,
+        input_policy="resize",
+        tile_overlap=0.25,
+    )
+    return MVTecDataModule(**{**given, **settings})

@@ -9,6 +9,8 @@ import sys
 import pytest
 from conftest import REPO
 
+pytestmark = pytest.mark.lab  # guards the lab notebook, not the product (pyproject's markers)
+
 TABLES = ["experiments/results/heads", "experiments/results/summary", "experiments/results/patch_flow"]
 README_TABLE = "experiments/results/summary"
 

@@ -5,12 +5,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import make_tree, write_image
+from conftest import image_datamodule, make_tree, write_image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from dsn.data import ImageError, MVTecDataModule, MVTecDataset, load_image
+from dsn.data import ImageError, MVTecDataset, load_image
 from dsn.data.image_cache import load_stack
 from dsn.results.metrics import has_both_classes
 
@@ -116,22 +116,7 @@ def test_disk_cache_is_keyed_by_content(tmp_path):
 
 
 def test_epoch_shuffle_is_a_function_of_seed_and_epoch(toy_root):
-    dm = MVTecDataModule(
-        root=str(toy_root),
-        category="toy",
-        image_size=16,
-        batch_size=2,
-        test_batch_size=8,
-        num_workers=0,
-        cache_dir=None,
-        seed=3,
-        val_fraction=0.0,
-        test_split="all",
-        search_fraction=0.5,
-        max_pixels=None,
-        input_policy="resize",
-        tile_overlap=0.25,
-    )
+    dm = image_datamodule(toy_root, batch_size=2, test_batch_size=8, seed=3)
     dm.setup("fit")
     sampler = dm.train_dataloader().sampler
     sampler.set_epoch(5)

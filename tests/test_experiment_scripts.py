@@ -7,6 +7,8 @@ import sys
 import pytest
 from conftest import REPO, compose
 
+pytestmark = pytest.mark.lab  # guards the lab notebook, not the product (pyproject's markers)
+
 
 def test_map_scaling_scores_one_checkpoints_maps_both_ways(tmp_path):
     """experiments/map_scaling.py on a debug patch-bank run: both poolings of the same maps, and

@@ -13,6 +13,8 @@ from conftest import REPO, compose
 from dsn.config.config_checks import check_train_config
 from dsn.lit.modules import effective_hparams
 
+pytestmark = pytest.mark.lab  # guards the lab notebook, not the product (pyproject's markers)
+
 PRESETS = sorted(
     p.stem for p in (REPO / "conf" / "experiment" / "lab").glob("[!_]*.yaml")
 )  # _cpu_table: their shared part

@@ -4,10 +4,9 @@ uncached path (``feature_cache.train=false``), which is a dataset of its own."""
 
 import pytest
 import torch
-from conftest import DEBUG, compose
+from conftest import DEBUG, compose, image_datamodule
 from torch.utils.data import DataLoader
 
-from dsn.data.datamodule import MVTecDataModule
 from dsn.data.dataset import MVTecDataset
 from dsn.data.features_datamodule import FeaturesDataModule
 from dsn.data.view_features import CachedViews, FreshViews
@@ -36,25 +35,6 @@ def test_cached_and_fresh_views_serve_one_item_format(toy_root):
         CachedViews(images, torch.randn(5, 3, 5))
 
 
-def _images(root, val_fraction):
-    return MVTecDataModule(
-        root=str(root),
-        category="toy",
-        image_size=16,
-        batch_size=2,
-        test_batch_size=4,
-        num_workers=0,
-        cache_dir=None,
-        seed=0,
-        val_fraction=val_fraction,
-        test_split="all",
-        search_fraction=0.5,
-        max_pixels=None,
-        input_policy="resize",
-        tile_overlap=0.25,
-    )
-
-
 def test_features_datamodule_embeds_each_split_once_and_lightning_finds_them_ready(toy_root):
     embedded = []
 
@@ -62,14 +42,14 @@ def test_features_datamodule_embeds_each_split_once_and_lightning_finds_them_rea
         embedded.append((split, len(images)))
         return torch.zeros(len(images), 3 if split == "train" else 2, 4)
 
-    dm = FeaturesDataModule(_images(toy_root, 0.34), embed, None)
+    dm = FeaturesDataModule(image_datamodule(toy_root, val_fraction=0.34), embed, None)
     dm.setup("fit")
     dm.setup("fit")  # Lightning's own call inside trainer.fit
     dm.setup("test")
     assert embedded == [("train", 4), ("held-out", 2), ("test", 6)]
     assert next(iter(dm.train_dataloader()))["views"].shape == (2, 3, 4)
     assert next(iter(dm.test_dataloader()))["views"].shape == (4, 2, 4)
-    fresh = FeaturesDataModule(_images(toy_root, 0.0), embed, lambda imgs, idx: torch.ones(len(idx), 2, 4))
+    fresh = FeaturesDataModule(image_datamodule(toy_root), embed, lambda imgs, idx: torch.ones(len(idx), 2, 4))
     fresh.setup("fit")
     assert isinstance(fresh.train_set, FreshViews) and fresh.threshold_set is None
     assert [s for s, _ in embedded[3:]] == ["test"]  # no bank is built for fresh views
