@@ -11,7 +11,12 @@ from conftest import REPO
 
 pytestmark = pytest.mark.lab  # guards the lab notebook, not the product (pyproject's markers)
 
-TABLES = ["experiments/results/heads", "experiments/results/summary", "experiments/results/patch_flow"]
+TABLES = [
+    "experiments/results/heads",
+    "experiments/results/summary",
+    "experiments/results/patch_flow",
+    "experiments/results/figures_cost",
+]
 README_TABLE = "experiments/results/summary"
 
 

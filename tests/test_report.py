@@ -168,3 +168,22 @@ def test_a_pixel_evaluation_copied_beside_a_run_joins_it_and_old_per_image_pooli
     (run / "pixel_metrics.json").write_text(json.dumps({**pixel, "map_scale": None, "pixel_aupro": None}))
     row = one_row(tmp_path)
     assert row.maps_per_image and row.values("pixel_aupro") == []
+
+
+def test_run_table_shows_each_runs_cost_and_the_figures_share(tmp_path):
+    """Minutes per run and, of them, the figures stage (drawing maps can cost more than training);
+    runs that did not record a stage show — rather than a made-up zero."""
+    from dsn.results.report_tables import run_table_cells
+
+    for seed, (wall, figures) in enumerate([(600.0, 30.0), (660.0, 42.0)]):
+        fake_run(tmp_path / "new" / str(seed), seed, 0.9, [[192, 0.9]])
+        path = tmp_path / "new" / str(seed) / "metrics.json"
+        m = json.loads(path.read_text())
+        path.write_text(
+            json.dumps({**m, "wall_time_s": wall, "wall_time_s_by_stage": {"fit": 500.0, "figures": figures}})
+        )
+    header, (cells,) = run_table_cells(rows_of(tmp_path / "new"))
+    assert cells[header.index("minutes per run")] == "10.5" and cells[header.index("of it figures (min)")] == "0.6"
+    fake_run(tmp_path / "old" / "0", 0, 0.9, [[192, 0.9]])
+    header, (cells,) = run_table_cells(rows_of(tmp_path / "old"))
+    assert cells[header.index("minutes per run")] == cells[header.index("of it figures (min)")] == "—"

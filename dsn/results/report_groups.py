@@ -64,6 +64,12 @@ class Row:
         """Per-seed values of a measurement as recorded (seconds, MB), for the seeds that have it."""
         return [float(m[key]) for m in self.runs if m.get(key) is not None]
 
+    def stage_seconds(self, stage: str) -> list[float]:
+        """Per-seed seconds of one stage of the run (``wall_time_s_by_stage``), where recorded."""
+        return [
+            float(m["wall_time_s_by_stage"][stage]) for m in self.runs if stage in m.get("wall_time_s_by_stage", {})
+        ]
+
     @property
     def best_on_test(self) -> list[float]:
         """Each seed's best test-curve point: selected on the test set (the paper's protocol)."""

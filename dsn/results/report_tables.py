@@ -62,7 +62,8 @@ def run_table_cells(rows: list[Row]) -> tuple[list[str], list[list[object]]]:
     keys = differing_keys(rows)
     header = ["model", "category", *keys, "features", "head", "n", "passes", LAST_EPOCH, "pixel AUROC"]
     header += ["pixel AUPRO (FPR ≤ 0.3)", "paper (Table 2)", "best epoch on test — paper's protocol, optimistic"]
-    header += ["swing over the last 4 curve points (worst seed)", "minutes per run", "peak RSS (GB)", "per seed"]
+    header += ["swing over the last 4 curve points (worst seed)", "minutes per run", "of it figures (min)"]
+    header += ["peak RSS (GB)", "per seed"]
     body = []
     for r in rows:
         n = len(r.runs)
@@ -83,6 +84,7 @@ def run_table_cells(rows: list[Row]) -> tuple[list[str], list[list[object]]]:
                 mean_std(r.best_on_test),
                 swing_cell(r),
                 cost_cell(r.raw("wall_time_s"), 1 / 60),
+                cost_cell(r.stage_seconds("figures"), 1 / 60),
                 cost_cell(r.raw("peak_rss_mb"), 1 / 1024, worst=True),
                 " ".join(f"{v:.1f}" for v in r.values("auroc")),
             ]
