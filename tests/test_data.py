@@ -118,7 +118,7 @@ def test_disk_cache_is_keyed_by_content(tmp_path):
 def test_epoch_shuffle_is_a_function_of_seed_and_epoch(toy_root):
     dm = image_datamodule(toy_root, batch_size=2, test_batch_size=8, seed=3)
     dm.setup("fit")
-    sampler = dm.train_dataloader().sampler
+    sampler = dm.train_sampler(len(dm.train_set))  # the order the features DataModule's loader uses
     sampler.set_epoch(5)
     first = list(sampler)
     sampler.set_epoch(6)

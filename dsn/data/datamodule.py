@@ -1,7 +1,7 @@
 """LightningDataModule of one category's images in MVTec AD layout: its splits (training,
-held-out good images for the threshold, test) and how they are loaded. Runs train and test
-through :class:`dsn.data.features_datamodule.FeaturesDataModule`, which serves these splits' view
-features; this one serves the images.
+held-out good images for the threshold, test), their training order and loader settings. Runs
+train and test through :class:`dsn.data.features_datamodule.FeaturesDataModule`, whose loaders
+serve these splits' view features; this one holds the images.
 
 The test set doubles as the periodic "curve" set (validation loop): it is scored for learning
 curves only; nothing is ever selected on it.
@@ -100,6 +100,7 @@ class MVTecDataModule(L.LightningDataModule):
             self.test_set = test.test_part(self.test_split, self.search_fraction)
 
     def loader(self, dataset, batch_size: int, sampler=None) -> DataLoader:
+        """A loader of ``dataset`` (a split's view features) with this data's worker settings."""
         return DataLoader(
             dataset,
             batch_size=batch_size,
@@ -112,12 +113,3 @@ class MVTecDataModule(L.LightningDataModule):
     def train_sampler(self, n: int) -> EpochShuffleSampler:
         """The training order: a function of the seed and the epoch (resumable)."""
         return EpochShuffleSampler(n, seed=self.seed)
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader(self.train_set, self.batch_size, self.train_sampler(len(self.train_set)))
-
-    def val_dataloader(self) -> DataLoader:
-        return self.loader(self.test_set, self.test_batch_size)
-
-    def test_dataloader(self) -> DataLoader:
-        return self.loader(self.test_set, self.test_batch_size)

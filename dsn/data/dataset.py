@@ -121,6 +121,11 @@ class MVTecDataset(Dataset):
     def __len__(self) -> int:
         return len(self.image_of)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+    def item_of(self, i: int) -> dict[str, torch.Tensor]:
+        """What every item of input ``i`` carries, whatever it serves of the input (its pixels
+        here, its views' features in :mod:`dsn.data.view_features`): label, index, image."""
         image = self.image_of[i]
-        return {"image": self.images[i], "label": self.labels[image], "index": torch.tensor(i), "image_index": image}
+        return {"label": self.labels[image], "index": torch.tensor(i), "image_index": image}
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"image": self.images[i], **self.item_of(i)}

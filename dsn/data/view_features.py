@@ -44,8 +44,7 @@ class _ViewsOf(Dataset):
         return len(self.source)
 
     def _item(self, i: int, views: torch.Tensor) -> dict[str, torch.Tensor]:
-        image = self.source.image_of[i]
-        return {"views": views, "label": self.source.labels[image], "index": torch.tensor(i), "image_index": image}
+        return {"views": views, **self.source.item_of(i)}
 
 
 class CachedViews(_ViewsOf):
