@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 RUNNING, FAIL = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
 
 
-def reconcile(study: optuna.Study, grace_period: float) -> None:
+def reconcile(study: optuna.Study, grace_period: float, orphans: bool) -> None:
+    """Count the results never told; fail the lost asks too when ``orphans`` (the caller's storage
+    has been reachable long enough that a live asker had time to claim its trial)."""
     now = datetime.now()
     n_values = len(study.directions)
     for t in study.get_trials(deepcopy=False, states=(RUNNING,)):
@@ -31,7 +33,8 @@ def reconcile(study: optuna.Study, grace_period: float) -> None:
                 study.tell(t.number, values, skip_if_finished=True)
                 log.info(f"trial {t.number} had finished ({values}) but was never told: counted COMPLETE")
             elif (
-                "worker" not in t.user_attrs
+                orphans
+                and "worker" not in t.user_attrs
                 and t.datetime_start
                 and now - t.datetime_start > timedelta(seconds=grace_period)
             ):

@@ -150,8 +150,11 @@ class OptunaWorker(Sweeper):
             )
         failed_in_a_row, waiting_since = 0, None
         while True:
-            reconcile(study, self.grace_period)  # results that were never told, lost asks
-            if time.monotonic() - self.outages.recovered_at > self.heartbeat_interval + MAX_BACKOFF_S + 2:
+            since_outage = time.monotonic() - self.outages.recovered_at
+            # results that were never told; lost asks, but not right after an outage: an asker whose
+            # ask went through just before it may still be retrying the write that claims the trial
+            reconcile(study, self.grace_period, orphans=since_outage > self.grace_period + MAX_BACKOFF_S)
+            if since_outage > self.heartbeat_interval + MAX_BACKOFF_S + 2:
                 # trials whose worker stopped beating are resumed; right after an outage, live
                 # workers get time to beat again first (nobody could beat while the storage was down)
                 requeue_stale(study, self.max_retries)
@@ -214,8 +217,12 @@ class OptunaWorker(Sweeper):
                 study.tell(trial, state=FAIL, skip_if_finished=True)
                 log.info(f"trial {trial.number} dropped: the budget is taken by trials started before it")
                 break
-            trial.set_user_attr("worker", self.worker)
-            trial.set_user_attr("output_dir", str(self.sweep_dir / str(trial.number)))
+            try:
+                trial.set_user_attr("worker", self.worker)
+                trial.set_user_attr("output_dir", str(self.sweep_dir / str(trial.number)))
+            except optuna.exceptions.UpdateFinishedTrialError:  # failed as a lost ask by another worker
+                log.info(f"trial {trial.number} was failed by another worker before this one claimed it: asking again")
+                continue
             batch.append((trial, suggest(trial, self.params)))
         return batch
 
