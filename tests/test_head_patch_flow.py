@@ -133,6 +133,18 @@ def test_a_patch_flow_run_trains_maps_resumes_and_its_checkpoint_scores_the_same
         heat = module.model.anomaly_map(images[0], 1)
     assert scores.tolist() == pytest.approx(metrics["scores"], rel=1e-4)
     assert heat.shape == (32, 32)
+    # rescored by another quantile of the same patch scores (dsn-eval score_quantile=0.5), no training
+    from dsn.run.evaluation import evaluate
+
+    ckpt = f"ckpt_path={tmp_path / 'checkpoints' / 'last.ckpt'}"
+    median = evaluate(
+        compose("eval", [ckpt, f"data.root={toy_root}", "data.category=toy", "score_quantile=0.5"], tmp_path / "q")
+    )
+    module.model.head.score_quantile = 0.5
+    with torch.no_grad():
+        expected = module.model.score(images, module.test_angles(torch.arange(len(images))))
+    assert median["score_quantile"] == 0.5 and median["scores"] == pytest.approx(expected.tolist(), rel=1e-4)
+    assert median["scores"] != pytest.approx(metrics["scores"], rel=1e-4)
     longer = train(compose("train", [*base, "trainer.max_epochs=3"], tmp_path))  # resumes from epoch 2
     assert longer["epochs"] == 3 and longer["fit_from_epoch"] == 2
 

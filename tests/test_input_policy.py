@@ -8,6 +8,7 @@ import torch
 from conftest import DEBUG, compose, make_tree
 from PIL import Image
 
+from dsn.config.config_checks import ConfigError
 from dsn.data.dataset import MVTecDataset
 from dsn.data.input_policy import WHOLE, boxes, max_per_image, render, stitch
 from dsn.data.view_features import CachedViews
@@ -131,3 +132,10 @@ def test_pad_runs_end_to_end_and_differs_from_resize(tmp_path):
     squashed = train(compose("train", base, tmp_path / "resize"))
     assert len(padded["scores"]) == len(squashed["scores"]) == 6
     assert padded["scores"] != pytest.approx(squashed["scores"])
+    ev = [f"ckpt_path={tmp_path / 'resize' / 'checkpoints' / 'last.ckpt'}", f"data.root={root}", "data.category=toy"]
+    from dsn.run.evaluation import evaluate
+
+    with pytest.raises(ConfigError, match=r"score_quantile=0.5: checkpoint .* has a 'knn' head, .* leave it unset"):
+        evaluate(compose("eval", [*ev, "score_quantile=0.5"], tmp_path / "q"))
+    with pytest.raises(ConfigError, match=r"score_quantile must be a number in \(0.0, 1.0\], got 0"):
+        evaluate(compose("eval", [*ev, "score_quantile=0"], tmp_path / "q0"))

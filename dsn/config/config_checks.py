@@ -134,6 +134,8 @@ def check_eval_config(cfg: DictConfig) -> None:
     check_data(cfg)
     if _get(cfg, "test_views") is not None:  # None: the checkpoint's test rotations
         _int(cfg, "test_views")
+    if _get(cfg, "score_quantile") is not None:  # None: the checkpoint's image score
+        _number(cfg, "score_quantile", 0.0, 1.0, low_open=True, high_open=False)
 
 
 def check_train_config(cfg: DictConfig) -> None:

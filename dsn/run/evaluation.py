@@ -37,6 +37,8 @@ def evaluate(cfg: DictConfig) -> dict:
         if cfg.get("test_views") is not None:  # an ablation of the test-time views on a trained model
             module.views = replace(module.views, test_views=int(cfg.test_views))
             module.hparams.views["test_views"] = module.views.test_views
+        if cfg.get("score_quantile") is not None:  # another image score from the same patch scores
+            use_score_quantile(cfg, module)
         images = build_datamodule(cfg)
         images.setup("test")
         trainer = build_trainer(cfg)
@@ -73,3 +75,17 @@ def use_checkpoint_input(cfg: DictConfig, module) -> None:
         cfg.data.image_size = trained
         cfg.data.input_policy = module.inputs["input_policy"]
         cfg.data.tile_overlap = module.inputs["tile_overlap"]
+
+
+def use_score_quantile(cfg: DictConfig, module) -> None:
+    """Score each image by the ``cfg.score_quantile`` quantile of its patch scores instead of the
+    checkpoint's (a patch flow's ``model.head.score_quantile``): the head's weights and maps do not
+    depend on it, so choosing it on a search split needs one training run, not one per value."""
+    head, q = module.model.head, float(cfg.score_quantile)
+    if not hasattr(head, "score_quantile"):
+        raise ConfigError(
+            f"score_quantile={q}: checkpoint {cfg.ckpt_path} has a '{module.hparams.head['kind']}' head, which "
+            f"scores an image by its worst row; only a patch_flow head takes score_quantile: leave it unset"
+        )
+    head.score_quantile = q
+    module.hparams.head["score_quantile"] = q

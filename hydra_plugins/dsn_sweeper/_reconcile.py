@@ -5,7 +5,9 @@
   values: the finished work counts, and no replacement is trained.
 - A trial created by an ``ask`` whose answer was lost in an outage was never claimed by a worker
   (no ``worker`` attribute) and never beats; after ``grace_period`` it is failed (``orphan``), or
-  it would hold a place in the budget for ever.
+  it would hold a place in the budget for ever. Not right after an outage: an asker whose ask went
+  through just before it claims its trial only when the server is back (and if it loses that race,
+  it drops the trial and asks again).
 """
 
 from __future__ import annotations
