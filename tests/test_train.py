@@ -189,6 +189,20 @@ def test_training_rotations_can_be_switched_off(tmp_path, toy_root):
     assert torch.equal(module.views.step(2, torch.Generator()), torch.zeros(2, 1))
     rotating = module_for(preset(weights="none", n_blocks=1, hidden=8))
     assert rotating.views.bank(5, 16, seed=0).shape == (5, 16) and rotating.views.bank(5, 16, 0).abs().sum() > 0
+    # the plan line says what the bank holds: one upright view per image, however many were asked for
+    from omegaconf import OmegaConf
+
+    from dsn.run.training import plan_line
+
+    class Split(list):
+        n_images = 5
+
+    cfg = OmegaConf.create(
+        {"data": {"category": "toy"}, "feature_cache": {"train": True, "bank_views": 16}, "trainer": {"max_epochs": 2}}
+    )
+    images = type("Images", (), {"train_set": Split([0] * 5), "test_set": Split([0] * 5)})
+    assert "5 training images (1 banked view each)" in plan_line(cfg, module, images)
+    assert "5 training images (16 banked views each)" in plan_line(cfg, rotating, images)
     _, metrics = run(tmp_path, toy_root, "model.views.train_rotations=false", "feature_cache.bank_views=1")
     assert metrics["epochs"] == 2 and 0.0 <= metrics["auroc"] <= 1.0
 

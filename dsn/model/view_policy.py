@@ -88,11 +88,16 @@ class ViewPolicy:
         f = jitter_factors(n_images * n_views, *(getattr(self, k) for k in JITTER_KNOBS), generator)
         return f.view(n_images, n_views, 3)
 
+    def bank_views_per_image(self, bank_views: int) -> int:
+        """How many views of each image the cached training bank holds: ``bank_views``, or one
+        when every view would be the same upright image (no rotations, no jitter)."""
+        return bank_views if self.train_rotations else self._upright(bank_views)
+
     def bank(self, n_images: int, bank_views: int, seed: int) -> torch.Tensor:
         """The rotations of the cached training bank: [n_images, bank_views] seeded random ones, or
         without ``train_rotations`` each image upright (once, or ``bank_views`` times with jitter)."""
         if not self.train_rotations:
-            return torch.zeros(n_images, self._upright(bank_views))
+            return torch.zeros(n_images, self.bank_views_per_image(bank_views))
         return random_angles((n_images, bank_views), torch.Generator().manual_seed(seed * 31 + 17))
 
     def bank_jitter(self, n_images: int, n_views: int, seed: int) -> torch.Tensor | None:

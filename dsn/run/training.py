@@ -89,7 +89,8 @@ def _train(cfg: DictConfig) -> dict:
 def plan_line(cfg: DictConfig, module, images) -> str:
     """What the run will do, before it does it: category, model, images, views and passes."""
     fc, hp = cfg.feature_cache, module.hparams
-    bank = f"{fc.bank_views} banked views each" if fc.train else "fresh views every step"
+    n_bank = module.views.bank_views_per_image(fc.bank_views)
+    bank = f"{n_bank} banked view{'s' if n_bank != 1 else ''} each" if fc.train else "fresh views every step"
     passes = f"{cfg.trainer.max_epochs} passes" if hp.optimizer is not None else "one pass (a fitted head)"
     train, test_set = images.train_set, images.test_set
     test = f", {_images(test_set, 'test')} x {module.views.test_views} views" if cfg.get("test", True) else ""
