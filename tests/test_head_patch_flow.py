@@ -121,6 +121,7 @@ def test_a_patch_flow_run_trains_maps_resumes_and_its_checkpoint_scores_the_same
     base = [*DEBUG, f"data.root={toy_root}", "model=patchflow"]
     metrics = train(compose("train", base, tmp_path))
     assert (metrics["detector"], metrics["epochs"]) == ("patch_flow", 2) and metrics["pixel_auroc"] is not None
+    assert metrics["map_rotations"] is None  # its maps are the upright view's patch scores, not rotated gradients
     module = load_module(tmp_path / "checkpoints" / "last.ckpt")
     head = module.model.head
     assert type(head).__name__ == "PatchFlowHead" and bool(head.normalised)

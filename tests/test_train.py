@@ -64,6 +64,7 @@ def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root
     # dsn-eval redraws a run's figures and pixel AUROC from the checkpoint alone
     assert ev["pixel_auroc"] == pytest.approx(metrics["pixel_auroc"], abs=1e-6)
     assert ev["pixel_aupro"] == pytest.approx(metrics["pixel_aupro"], abs=1e-6)
+    assert ev["map_rotations"] == 2  # gradient maps over 2 rotations (a patch grid's map has none)
     assert {"roc.png", "score_histogram.png", "gradient_maps.png"} <= {
         p.name for p in (tmp_path / "eval" / "figures").iterdir()
     }

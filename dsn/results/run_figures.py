@@ -40,7 +40,10 @@ def write_run_figures(
         with_pixel_auroc = False
         extra["pixel_auroc_note"] = "no ground-truth masks in the test set: pixel metrics not computed"
     todo = range(test_set.n_images) if with_pixel_auroc else chosen
-    bar = ProgressBar(len(todo), f"anomaly maps ({map_rotations} rotations each)")
+    if model.layout.grid is not None:  # a patch grid's map is its upright view's patch scores
+        map_rotations = None
+    how = f"{map_rotations} rotations each" if map_rotations else "patch scores of the upright view"
+    bar = ProgressBar(len(todo), f"anomaly maps ({how})")
     maps = {}
     upright = upright_features(module, test_set)
     for i in todo:
