@@ -116,6 +116,28 @@ def test_an_evaluation_of_a_run_adds_to_it_instead_of_counting_as_a_seed(tmp_pat
     assert row.seeds == [0] and row.values("pixel_auroc") == [70.0] and row.epochs == 192
 
 
+def test_evaluations_that_measured_something_else_are_rows_of_their_own(tmp_path):
+    """Evaluations of one checkpoint on the search and final halves of test/ (to choose a score
+    quantile on one and report it on the other) are measurements of their own: each is kept, none
+    fills in the run's row. Before, every evaluation of a checkpoint collapsed into one record and
+    the report silently kept one of them. The precision an evaluation ran at is not a difference."""
+    ckpt = str(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    trained = {**PAPER, "trainer.precision": "bf16-mixed"}
+    fake_run(tmp_path / "run", 0, 0.90, [[192, 0.90]], identity=trained)
+    evals = {"search": 0.80, "final": 0.85}
+    for split, auroc in evals.items():
+        fake_run(tmp_path / split, 0, auroc, [], identity={**PAPER, "data.test_split": split})
+    fake_run(tmp_path / "pixel", 0, 0.90, [], pixel=0.7, identity={**PAPER, "trainer.precision": "32-true"})
+    for d in ("run", "search", "final", "pixel"):
+        m = json.loads((tmp_path / d / "metrics.json").read_text())
+        extra = {"train_path": "cached"} if d == "run" else {}
+        (tmp_path / d / "metrics.json").write_text(json.dumps({**m, "checkpoint": ckpt, **extra}))
+    rows = {r.setting.get("data.test_split"): r for r in rows_of(tmp_path)}
+    assert sorted(rows) == ["all", "final", "search"]
+    assert {k: r.values("auroc") for k, r in rows.items()} == {"all": [90.0], "final": [85.0], "search": [80.0]}
+    assert rows["all"].values("pixel_auroc") == [70.0] and rows["all"].seeds == [0]  # the same measurement: joined
+
+
 def test_baselines_sit_beside_the_flow_with_what_they_read_and_hold(tmp_path):
     fake_run(tmp_path / "flow", 0, 0.98, [])
     knn = json.loads((tmp_path / "flow" / "metrics.json").read_text())

@@ -70,6 +70,37 @@ def test_checkpoint_reloads_without_hydra_and_scores_the_same(tmp_path, toy_root
     }
 
 
+def test_an_evaluation_measures_what_its_run_measured_unless_told_otherwise(tmp_path, toy_root):
+    """A dsn-eval of a checkpoint has the run's identity (the backbone's digest, the run's passes
+    and held-out share, not the eval command's defaults), but for its precision; on the search half
+    it differs in the test split alone. dsn-report joins the first to its run (it adds to it) and
+    keeps the second as a row of its own. Before, an eval's identity said random weights and 192
+    passes, and the report folded every evaluation of a checkpoint into one record."""
+    import torchvision
+
+    from dsn.report import build
+
+    weights = tmp_path / "squeezenet.pth"
+    torch.save(torchvision.models.squeezenet1_1().state_dict(), weights)
+    _, metrics = run(tmp_path / "run", toy_root, f"weights={weights}", "data.val_fraction=0.0")
+    given = [
+        f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}",
+        f"data.root={toy_root}",
+        "data.category=toy",
+    ]
+    same = evaluate(compose("eval", given, tmp_path / "same"))
+    search = evaluate(compose("eval", [*given, "data.test_split=search"], tmp_path / "search"))
+
+    def differ(a: dict, b: dict) -> set:
+        return {k for k in set(a) | set(b) if a.get(k) != b.get(k)} - {"trainer.precision"}
+
+    assert metrics["identity"]["model.features.weights"].startswith("sha256:")
+    assert differ(metrics["identity"], same["identity"]) == set()
+    assert differ(metrics["identity"], search["identity"]) == {"data.test_split", "data.search_fraction"}
+    rows = build([str(tmp_path / d) for d in ("run", "same", "search")])[0]
+    assert sorted((r.setting.get("data.test_split"), len(r.runs)) for r in rows) == [("all", 1), ("search", 1)]
+
+
 def test_evaluation_counts_every_pass_when_checkpoints_follow_the_meta_epochs(tmp_path, toy_root):
     # the paper presets validate and save every 8th pass; Lightning then writes the last checkpoint
     # before its epoch counter moves, and a naive reading says one pass fewer than were trained

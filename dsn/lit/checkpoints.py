@@ -49,14 +49,16 @@ def load_module(path: str | Path, map_location: str | torch.device = "cpu") -> D
     try:
         if is_flat(hp):  # written before the nested model config: same model, settings and weights moved
             hp, state = nest(hp), rename_state(state)
-        hp = {**hp, "features": {**hp["features"], "weights": "none"}}  # the weights: in the state dict
-        module = module_for(hp)
+        weights = hp["features"].get("weights")
+        module = module_for({**hp, "features": {**hp["features"], "weights": "none"}})  # weights: in the state
         module.load_state_dict(state, strict=True)
+        module.hparams.features["weights"] = weights  # what it was trained from (its identity's digest)
     except (TypeError, RuntimeError, KeyError, ValueError) as err:
         raise ValueError(f"checkpoint {path} does not fit this version of dsn: {str(err)[:300]}") from err
     module.eval()
     module.trained_epochs = trained_epochs(ckpt)
     module.inputs = dict(ckpt.get("inputs", module.inputs))  # before 2026-12-06: always resize
+    module.trained_under = ckpt.get("trained_under")  # None in older checkpoints
     return module
 
 

@@ -50,6 +50,10 @@ class DetectorLightning(L.LightningModule):
         self._images: list[torch.Tensor] = []
         # how the data made the inputs (data.input_policy, data.tile_overlap), kept in checkpoints
         self.inputs = {"input_policy": "resize", "tile_overlap": 0.0}
+        # the training run's data, trainer and feature-cache settings that define its result (its
+        # identity's sections), kept in checkpoints: a dsn-eval of it is then told apart by what it
+        # changed (test split, test views, score quantile), not by the eval command's own defaults
+        self.trained_under: dict | None = None
         self.test_scores: torch.Tensor | None = None
         self.test_labels: torch.Tensor | None = None
         self.curve: list[tuple[int, float]] = []
@@ -145,7 +149,9 @@ class DetectorLightning(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["curve"] = list(self.curve)
         checkpoint["inputs"] = dict(self.inputs)
+        checkpoint["trained_under"] = self.trained_under
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.curve = [tuple(c) for c in checkpoint.get("curve", [])]
         self.inputs = dict(checkpoint.get("inputs", self.inputs))
+        self.trained_under = checkpoint.get("trained_under")

@@ -109,9 +109,12 @@ def mean_sd(values: list[float]) -> tuple[float | None, float | None]:
 
 
 def with_evaluations(runs: list[RunFolder]) -> list[dict]:
-    """One record per trained model: a ``dsn-eval`` of a run's checkpoint (e.g. to add pixel AUROC
-    afterwards; its own folder, or ``pixel_metrics.json`` beside the run) fills what the run left
-    empty and is never counted as another seed."""
+    """One record per trained model and measurement: a ``dsn-eval`` of a run's checkpoint that
+    measures what the run measured (e.g. to add pixel AUROC afterwards; its own folder, or
+    ``pixel_metrics.json`` beside the run) fills what the run left empty and is never counted as
+    another seed; one that measured something else (another test split, test views or score
+    quantile: another identity) is a record of its own, whatever else was evaluated of that
+    checkpoint, and is never dropped."""
     by_model: dict[str, dict] = {}
     finished = [r for r in runs if r.status == "ok"]
     records = [(r.metrics, r.metrics) for r in finished]  # (a record, the metrics of its run)
@@ -119,12 +122,21 @@ def with_evaluations(runs: list[RunFolder]) -> list[dict]:
         (json.loads((r.path / PIXEL_FILE).read_text()), r.metrics) for r in finished if (r.path / PIXEL_FILE).is_file()
     ]
     for m, of_run in records:
-        key = str(Path(of_run["checkpoint"]).resolve()) if of_run.get("checkpoint") else of_run["_file"]
+        model = str(Path(of_run["checkpoint"]).resolve()) if of_run.get("checkpoint") else of_run["_file"]
+        key = json.dumps([model, measured(of_run)], sort_keys=True, default=str)
         if key in by_model:
             train, other = (m, by_model[key]) if "train_path" in m else (by_model[key], m)
             m = {**train, **{k: v for k, v in other.items() if train.get(k) is None}}
         by_model[key] = m
     return list(by_model.values())
+
+
+def measured(m: dict) -> dict:
+    """What a record measured: its identity, less the precision it was scored at (a ``dsn-eval``
+    runs at the eval command's precision; its scores are those of the same weights)."""
+    identity, _ = identity_of(m)
+    identity.pop("trainer.precision", None)
+    return identity
 
 
 def identity_of(m: dict) -> tuple[dict, bool]:

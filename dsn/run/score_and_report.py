@@ -63,23 +63,42 @@ def provenance(cfg: DictConfig, module, precision: str) -> dict:
     """What defines the run's result (its identity, :mod:`dsn.results.run_identity`) and what made
     it: the weights' source and digest, dsn's version and commit."""
     return {
-        **identity_fields(cfg, dict(module.hparams), module.model.features, precision),
+        **identity_fields(scored_sections(cfg, module), dict(module.hparams), module.model.features, precision),
         "dsn_version": dsn_version(),
         "dsn_commit": git_commit(),
     }
 
 
-def identity_fields(cfg: DictConfig, hparams: dict, features, precision: str) -> dict:
-    """``identity``, ``weights_source`` and ``weights_sha256`` of a run of ``cfg`` whose module has
-    ``hparams`` and the features module ``features`` (its frozen backbone is hashed)."""
+def identity_fields(sections: dict, hparams: dict, features, precision: str) -> dict:
+    """``identity``, ``weights_source`` and ``weights_sha256`` of a scoring under the identity
+    ``sections`` (:func:`scored_sections`) of a module with ``hparams`` and the features module
+    ``features`` (its frozen backbone is hashed)."""
     weights = hparams["features"].get("weights")
     digest = None if is_random(weights) else state_digest(features)
     model_hp = OmegaConf.to_container(OmegaConf.create(hparams), resolve=True)
     return {
-        "identity": run_identity(model_hp, identity_sections(cfg), digest, precision),
+        "identity": run_identity(model_hp, sections, digest, precision),
         "weights_source": "random" if digest is None else str(weights),
         "weights_sha256": digest,
     }
+
+
+SCORED_HERE = ("category", "test_split", "search_fraction")  # the data settings a scoring chooses itself
+
+
+def scored_sections(cfg: DictConfig, module) -> dict:
+    """The identity sections of a scoring: those the module was trained under (kept in its
+    checkpoint; the same as ``cfg``'s in the training run itself) with the test set this scoring
+    chose (``data.category``, ``data.test_split``, ``data.search_fraction``). A ``dsn-eval`` thus
+    differs from its run only in what it changed, never in the eval command's defaults (its
+    passes, held-out share, batch size). A checkpoint written before it kept them: ``cfg``'s."""
+    here = identity_sections(cfg)
+    if not module.trained_under:
+        return here
+    out = {section: dict(values) for section, values in module.trained_under.items()}
+    data = here.get("data", {})
+    out.setdefault("data", {}).update({k: data[k] for k in SCORED_HERE if k in data})
+    return out
 
 
 def identity_sections(cfg: DictConfig) -> dict:

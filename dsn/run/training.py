@@ -37,7 +37,7 @@ from dsn.run.run_dir import (
     save_run_config,
 )
 from dsn.run.run_record import RunRecord
-from dsn.run.score_and_report import score_and_report
+from dsn.run.score_and_report import identity_sections, score_and_report
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ def _train(cfg: DictConfig) -> dict:
         module = build_module(cfg)  # before decoding images: unreachable weights fail in seconds
         images = build_datamodule(cfg)
         module.inputs = dict(images.inputs)  # kept in its checkpoints (dsn-eval reads them)
+        module.trained_under = identity_sections(cfg)  # likewise (a dsn-eval's identity starts from it)
         images.setup("fit")
         log.info(plan_line(cfg, module, images))
         run.stage("data+model")
