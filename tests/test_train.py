@@ -136,6 +136,8 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path, toy_root):
     _, resumed = run(tmp_path / "cut", toy_root, "trainer.max_epochs=3")  # picks up last.ckpt
     assert resumed["epochs"] == 3 and (full["fit_from_epoch"], resumed["fit_from_epoch"]) == (0, 1)
     assert resumed["scores"] == pytest.approx(full["scores"], rel=1e-5)
+    # the resumed run's checkpoint records the run it became (3 passes), not the one it resumed
+    assert load_module(tmp_path / "cut" / "checkpoints" / "last.ckpt").trained_under["trainer"]["max_epochs"] == 3
 
 
 def test_nan_loss_stops_with_a_message(tmp_path, toy_root, monkeypatch):

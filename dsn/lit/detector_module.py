@@ -154,4 +154,4 @@ class DetectorLightning(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.curve = [tuple(c) for c in checkpoint.get("curve", [])]
         self.inputs = dict(checkpoint.get("inputs", self.inputs))
-        self.trained_under = checkpoint.get("trained_under")
+        # trained_under is not read back: a resumed run is the run now given (e.g. more passes)
