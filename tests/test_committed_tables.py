@@ -15,6 +15,7 @@ TABLES = [
     "experiments/results/heads",
     "experiments/results/summary",
     "experiments/results/patch_flow",
+    "experiments/results/patch_flow/score_choice",
     "experiments/results/figures_cost",
 ]
 README_TABLE = "experiments/results/summary"
