@@ -16,6 +16,7 @@ TABLES = [
     "experiments/results/summary",
     "experiments/results/patch_flow",
     "experiments/results/patch_flow/score_choice",
+    "experiments/results/patch_flow/backbone_choice",
     "experiments/results/figures_cost",
 ]
 README_TABLE = "experiments/results/summary"
