@@ -17,10 +17,12 @@ class FitEstimate(L.Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.start, self.first_epoch = time.monotonic(), trainer.current_epoch
 
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        left = trainer.max_epochs - trainer.current_epoch - 1
-        if trainer.current_epoch != self.first_epoch or left <= 0 or trainer.should_stop:
-            return  # not the first pass, or the last one (a fitted head stops after its one pass)
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # at the start of the second pass, not the end of the first: only now is that pass counted
+        # as complete, so a checkpoint saved on a signal after this line resumes past it
+        if trainer.current_epoch != self.first_epoch + 1 or trainer.should_stop:
+            return  # not the second pass (a fitted head stops after its one pass and never gets here)
+        left = trainer.max_epochs - trainer.current_epoch
         per_pass = time.monotonic() - self.start
         log.info(
             f"estimate: {duration(per_pass)} per pass, about {duration(per_pass * left)} more for the "
