@@ -11,6 +11,7 @@ listed by name with the reason. Writes into ``--out``:
 
     report.md, report.csv           every setting x category (the CSV numeric: mean, std, n, per seed)
     table2.md, table2.tex, table2.csv   categories x models, the papers' Table 2 layout
+    by_defect.md                    image AUROC of good against each defect type (runs that record it)
     report.html (--html)            one self-contained page: both tables and the plots (AUROC against
                                     parameters, and against CPU latency with --size <dsn-size size.json>)
     a W&B run (--wandb PROJECT)     the same tables (a wandb.Table each) and plots, offline by default
@@ -26,6 +27,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from dsn.results.report_defects import defect_table
 from dsn.results.report_groups import Row, group, with_evaluations
 from dsn.results.report_tables import left_out, run_csv, run_table, table2_csv, table2_latex, table2_markdown
 from dsn.results.run_folders import RunFolder, read_runs
@@ -68,6 +70,9 @@ def write(rows: list[Row], runs: list[RunFolder], out: Path, command: str, html:
         "table2.tex": table2_latex(rows),
         "table2.csv": table2_csv(rows),
     }
+    defects = defect_table(rows)
+    if defects:
+        files["by_defect.md"] = f"Command: `{command}`\n\n" + defects
     if html:
         from dsn.results.report_html import report_html
 

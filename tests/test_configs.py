@@ -118,6 +118,18 @@ def test_backbone_comparison_puts_the_baselines_beside_the_flows(tmp_path):
     assert taps["flow"] <= taps["knn"], "a flow without the kNN on its own features beside it"
 
 
+def test_the_lite0_patch_bank_is_the_patch_bank_on_lite0_patches_with_a_larger_bank(tmp_path):
+    base, lite0 = (compose("train", [f"model={name}"], tmp_path).model for name in ("patchcore", "patchcore_lite0"))
+    assert (lite0.features.backbone, list(lite0.features.taps)) == ("efficientnet_lite0", [112, 320])
+    assert lite0.head.bank_size > base.head.bank_size
+    same = lambda m: {k: v for k, v in m.items() if k not in ("name", "features", "head")}  # noqa: E731
+    assert same(lite0) == same(base) and {**lite0.head, "bank_size": None} == {**base.head, "bank_size": None}
+    drop = ("backbone", "taps")
+    assert {k: v for k, v in lite0.features.items() if k not in drop} == {
+        k: v for k, v in base.features.items() if k not in drop
+    }
+
+
 def test_tap_comparison_puts_each_tap_beside_its_knn_and_the_patch_bank(tmp_path):
     cfg = compose("train", ["experiment=tap_comparison", "model.features.weights=none"], tmp_path)
     models = cfg.hydra.sweeper.params.model.split(",")

@@ -13,7 +13,7 @@ from dsn.data.dataset import MVTecDataset
 from dsn.data.input_policy import WHOLE, boxes, max_per_image, render, stitch
 from dsn.data.view_features import CachedViews
 from dsn.lit.checkpoints import load_module
-from dsn.results.run_figures import image_map, upright_features
+from dsn.results.run_figures import image_map, upright_rows
 from dsn.train import train
 
 
@@ -99,9 +99,9 @@ def test_a_tiled_run_scores_each_image_as_its_worst_tile_and_maps_it_whole(tmp_p
     expected = max_per_image(tile_scores, test.image_of)
     assert expected.tolist() == pytest.approx(metrics["scores"], rel=1e-4, abs=1e-6)
     assert image_map(module.model, test, 0, 2).shape == (32, 32)  # on the masks' square frame
-    with torch.no_grad():  # a patch grid's maps read from the cached upright features: the same maps
+    with torch.no_grad():  # a patch grid's maps read from its upright views' row scores: the same maps
         test = CachedViews(test, module.model.embed(test.images, torch.zeros(len(test), 1)))
-    upright = upright_features(module, test)
+    upright = upright_rows(module, test)
     assert (upright is None) == (model == "differsqueezenet")
     if upright is not None:
         torch.testing.assert_close(image_map(module.model, test, 1, 2, upright), image_map(module.model, test, 1, 2))

@@ -164,3 +164,28 @@ def test_sigterm_saves_a_checkpoint_says_so_and_exits_non_zero(tmp_path, process
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["epochs"] == 60 and metrics["fit_from_epoch"] >= 3  # resumed from the signal's checkpoint
+
+
+def test_a_signal_while_testing_keeps_the_fitted_bank_and_the_same_command_tests_it(tmp_path, processes):
+    """A large patch bank spends most of its run in the test stage (Magnetic Tile, 597k patches:
+    30 min), where a preemption lands. The fitted bank's checkpoint is kept and named, and the
+    same command goes straight to the test instead of fitting again. (It used to say "stopped
+    before the first step": a fitted head takes no optimiser step.)"""
+    root = make_tree(tmp_path / "data", n_good=150, n_bad=150)
+    run_dir = tmp_path / "run"
+    cmd = [*command(root, run_dir, 1)[:8], "model=patchcore", "model.features.grid=8", "data.test_batch_size=1"]
+    cmd += ["trainer.enable_progress_bar=true", "figures.enabled=false", f"hydra.run.dir={run_dir}"]
+    proc = processes.start(cmd)
+    deadline = time.monotonic() + 180
+    testing = "Testing DataLoader 0:  1"  # a tenth of the test images scored
+    while proc.poll() is None and time.monotonic() < deadline and testing not in proc.log.read_text():
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 143
+    (said,) = ["error: " + ln.split("error: ", 1)[1] for ln in proc.log.read_text().splitlines() if "error: " in ln]
+    assert said.startswith("error: stopped by SIGTERM after 1 complete pass(es)") and "the same command" in said, said
+    assert not (run_dir / "metrics.json").exists()
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["fit_from_epoch"] == 1 and metrics["n_test_good"] == 150  # tested, not fitted again

@@ -64,3 +64,14 @@ def test_pixel_auroc_pools_all_images_and_counts_ties_half():
     masks = (torch.rand(3, 1, 6, 7, generator=g) > 0.7).to(torch.uint8)
     expected = mann_whitney_auroc(maps.flatten(), masks.flatten())
     assert pixel_auroc(maps, masks) == pytest.approx(expected, abs=1e-12)
+
+
+def test_auroc_by_defect_scores_good_against_each_type_alone():
+    from dsn.results.run_metrics import auroc_by_defect
+
+    defects = ["good", "good", "crack", "crack", "uneven", "uneven"]
+    scores = torch.tensor([0.2, 0.4, 0.9, 0.8, 0.3, 0.1])  # cracks above every good image; uneven mixed
+    assert auroc_by_defect(scores, defects) == {"crack": 1.0, "uneven": 0.25}
+    assert auroc_by_defect(scores[2:], defects[2:]) == {}  # no good images: nothing to rank against
+    with pytest.raises(ValueError, match="5 test scores for 6 test images"):
+        auroc_by_defect(scores[:5], defects)

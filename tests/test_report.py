@@ -209,3 +209,18 @@ def test_run_table_shows_each_runs_cost_and_the_figures_share(tmp_path):
     fake_run(tmp_path / "old" / "0", 0, 0.9, [[192, 0.9]])
     header, (cells,) = run_table_cells(rows_of(tmp_path / "old"))
     assert cells[header.index("minutes per run")] == cells[header.index("of it figures (min)")] == "—"
+
+
+def test_the_defect_table_shows_each_type_over_seeds_only_for_runs_that_record_it(tmp_path):
+    for seed, crack in ((0, 0.80), (1, 0.90)):
+        fake_run(tmp_path / "new" / str(seed), seed, 0.9, [[192, 0.9]])
+        m = json.loads((tmp_path / "new" / str(seed) / "metrics.json").read_text())
+        m["auroc_by_defect"] = {"crack": crack, "uneven": 0.95}
+        (tmp_path / "new" / str(seed) / "metrics.json").write_text(json.dumps(m))
+    main([str(tmp_path / "new"), "--out", str(tmp_path / "out")])
+    md = (tmp_path / "out" / "by_defect.md").read_text()
+    assert "| model | category | n | all defects | crack | uneven |" in md
+    assert "| differsqueezenet | bottle | 2 | 90.0 ± 0.0 | 85.0 ± 7.1 | 95.0 ± 0.0 |" in md
+    fake_run(tmp_path / "old" / "0", 0, 0.9, [[192, 0.9]])  # written before runs recorded it: no such file
+    main([str(tmp_path / "old"), "--out", str(tmp_path / "out_old")])
+    assert not (tmp_path / "out_old" / "by_defect.md").exists() and (tmp_path / "out_old" / "report.md").exists()

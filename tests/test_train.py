@@ -24,6 +24,7 @@ def test_debug_training_writes_metrics_and_checkpoint(tmp_path, toy_root):
     assert metrics["epochs"] == 2 and metrics["category"] == "toy" and metrics["seed"] == 0
     assert (metrics["train_path"], on_disk["bank_views"]) == ("cached", 4)  # the debug preset's training bank
     assert metrics["n_test_good"] == 3 and metrics["n_test_defective"] == 3
+    assert on_disk["auroc_by_defect"] == {"scratch": metrics["auroc"]}  # the toy tree's one defect type
     assert len(metrics["curve_test_auroc"]) == 2
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     (csv_file,) = (tmp_path / "csv").glob("*/metrics.csv")  # every logger gets the test metrics, pixel ones too

@@ -56,6 +56,10 @@ class DetectorLightning(L.LightningModule):
         self.trained_under: dict | None = None
         self.test_scores: torch.Tensor | None = None
         self.test_labels: torch.Tensor | None = None
+        # on a patch grid, the row scores of each test input's first view [inputs, rows], by item
+        # index: its anomaly map is made of them (dsn.results.run_figures), no second bank search
+        self.test_rows: torch.Tensor | None = None
+        self._rows: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.curve: list[tuple[int, float]] = []
         self.fit_stats: dict[str, float] = {}
         # (threshold, min, max, target FPR) of held-out good scores; NaN until set (dsn.results.threshold)
@@ -106,8 +110,9 @@ class DetectorLightning(L.LightningModule):
             "train_samples_per_s": round(samples / seconds, 1) if seconds > 0 else 0.0,
         }
 
-    def _collect(self, batch: dict) -> None:
-        self._scores.append(self.score_batch(batch).detach().float().cpu())
+    def _collect(self, batch: dict, scores: torch.Tensor | None = None) -> None:
+        scores = self.score_batch(batch) if scores is None else scores
+        self._scores.append(scores.detach().float().cpu())
         self._labels.append(batch["label"].cpu())
         self._images.append(batch["image_index"].cpu())
 
@@ -132,10 +137,21 @@ class DetectorLightning(L.LightningModule):
         self.curve.append((self.current_epoch + 1, auroc))
         self.log("curve/test_auroc", auroc)
 
+    def on_test_epoch_start(self) -> None:
+        self.test_rows, self._rows = None, []
+
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._collect(batch)
+        if self.model.layout.grid is None:
+            self._collect(batch)
+            return
+        scores, rows = self.model.score_features_and_rows(batch["views"])
+        self._collect(batch, scores)
+        self._rows.append((batch["index"].cpu(), rows.detach().cpu()))
 
     def on_test_epoch_end(self) -> None:
+        if self._rows:
+            index, rows = (torch.cat(part) for part in zip(*self._rows))
+            self.test_rows, self._rows = rows[index.argsort()], []
         self.test_scores, self.test_labels = self._gather()
         try:
             auroc = image_auroc(self.test_scores, self.test_labels)

@@ -56,7 +56,13 @@ class SaveOnSignal(Callback):
             self._previous = None
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        if not isinstance(exception, SIGTERMException) or trainer.global_step == 0:
+        if not isinstance(exception, SIGTERMException):
+            return
+        if trainer.testing:  # the fit is over and its checkpoint written: that is what resumes
+            last = self.ckpt_dir / "last.ckpt"
+            self.saved = last.resolve() if last.exists() else None
+            return
+        if trainer.global_step == 0:
             return
         path = self.ckpt_dir / f"interrupted-step{trainer.global_step:07d}.ckpt"
         trainer.save_checkpoint(path)

@@ -81,6 +81,14 @@ class Detector(nn.Module):
         b, t, f = features.shape
         return self.view_scores(features.reshape(b * t, f)).view(b, t).mean(dim=1)
 
+    def score_features_and_rows(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(anomaly score per image [B], the row scores of each image's first view [B, rows]) from
+        [B, T, F]: the scores of :meth:`score_features`, and on a patch grid what its map is made
+        of (:meth:`rows_map`), so that a test does not search a large bank twice."""
+        b, t, f = features.shape
+        local = self.head.local_scores(features.reshape(b * t, f))
+        return self.head.reduce(local).view(b, t).mean(dim=1), local.view(b, t, -1)[:, 0]
+
     def score(self, images: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
         """Anomaly score of each image over its views: images [B, 3, H, W], angles [B, T] -> [B]."""
         return self.score_features(self.embed(images, angles))
@@ -97,13 +105,16 @@ class Detector(nn.Module):
             return self.patch_map(self.embed(x, torch.zeros(1, 1, device=x.device))[0, 0], image.shape[-1])
 
     def patch_map(self, features: torch.Tensor, side: int) -> torch.Tensor:
-        """On a patch grid: the map [side, side] of one upright view's features [F] (its row
-        scores upsampled and blurred); from cached test features, it costs no backbone pass."""
+        """On a patch grid: the map [side, side] of one upright view's features [F]."""
         with torch.no_grad():
-            g = self.layout.grid
-            local = self.head.local_scores(features.reshape(1, -1).to(self.device)).view(1, 1, g, g)
-            m = F.interpolate(local, size=(side, side), mode="bilinear")
-            return (blur(m, self.head.map_sigma) if self.head.map_sigma > 0 else m)[0, 0]
+            return self.rows_map(self.head.local_scores(features.reshape(1, -1).to(self.device))[0], side)
+
+    def rows_map(self, local: torch.Tensor, side: int) -> torch.Tensor:
+        """On a patch grid: the map [side, side] of one upright view's row scores [rows],
+        upsampled and blurred; from scores the test kept, it costs no backbone pass and no search."""
+        g = self.layout.grid
+        m = F.interpolate(local.to(self.device).view(1, 1, g, g), size=(side, side), mode="bilinear")
+        return (blur(m, self.head.map_sigma) if self.head.map_sigma > 0 else m)[0, 0]
 
     def size(self) -> dict[str, int]:
         """Backbone parameters, head parameters (flow_params for a flow) and bank rows."""

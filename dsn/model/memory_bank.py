@@ -11,6 +11,7 @@ from torch import nn
 
 SUBSAMPLERS = ("all", "random", "coreset")
 METRICS = ("l2", "cosine")
+CHUNK_ELEMENTS = 2**27  # query x bank distances held at once (512 MB in float32), whatever the bank's size
 
 
 def nearest_distances(
@@ -19,7 +20,8 @@ def nearest_distances(
     """Distances of each query [N, D] to its ``k`` nearest rows of ``bank`` [M, D], ascending: [N, k].
 
     ``l2``: Euclidean distance; ``cosine``: 1 - cosine similarity. Computed in chunks of queries
-    through one matrix product each (memory ``chunk x M``); differentiable in ``queries``."""
+    through one matrix product each (memory ``chunk x M``, at most :data:`CHUNK_ELEMENTS`);
+    differentiable in ``queries``."""
     if metric not in METRICS:
         raise ValueError(f"model.head.metric must be one of {METRICS}, got {metric!r}")
     if bank.numel() == 0:
@@ -30,6 +32,7 @@ def nearest_distances(
             f"checkpoint was fitted with other feature settings"
         )
     k = min(k, bank.shape[0])
+    chunk = max(1, min(chunk, CHUNK_ELEMENTS // bank.shape[0]))  # a huge bank: fewer queries at a time
     bank = bank.to(queries)
     if metric == "cosine":
         bank = torch.nn.functional.normalize(bank, dim=1)
@@ -41,11 +44,17 @@ def nearest_distances(
     for start in range(0, queries.shape[0], chunk):
         q = queries[start : start + chunk]
         if metric == "cosine":
-            d = 1.0 - torch.nn.functional.normalize(q, dim=1) @ bank.T
-        else:
-            d = (q.pow(2).sum(dim=1, keepdim=True) + bank_sq - 2.0 * q @ bank.T).clamp_min(0.0).sqrt()
-        out.append(d.topk(k, dim=1, largest=False).values)
+            out.append(_smallest(1.0 - torch.nn.functional.normalize(q, dim=1) @ bank.T, k))
+        else:  # |b|^2 - 2qb in one fused product; |q|^2, the clamp and the sqrt only on the k kept
+            nearest = _smallest(torch.addmm(bank_sq, q, bank.T, alpha=-2.0), k)
+            out.append((nearest + q.pow(2).sum(dim=1, keepdim=True)).clamp_min(0.0).sqrt())
     return torch.cat(out)
+
+
+def _smallest(d: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` smallest values of each row of ``d``, ascending (a plain min for one: a large
+    bank's search spends its time here and in the product)."""
+    return d.min(dim=1, keepdim=True).values if k == 1 else d.topk(k, dim=1, largest=False).values
 
 
 def subsample(features: torch.Tensor, size: int | None, method: str, seed: int) -> torch.Tensor:

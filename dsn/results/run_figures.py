@@ -45,7 +45,7 @@ def write_run_figures(
     how = f"{map_rotations} rotations each" if map_rotations else "patch scores of the upright view"
     bar = ProgressBar(len(todo), f"anomaly maps ({how})")
     maps = {}
-    upright = upright_features(module, test_set)
+    upright = upright_rows(module, test_set)
     for i in todo:
         maps[i] = image_map(model, test_set, i, map_rotations, upright)
         bar.update(1)
@@ -85,28 +85,35 @@ def write_run_figures(
     return extra
 
 
-def upright_features(module, test_set: CachedViews) -> torch.Tensor | None:
-    """The cached upright view of each test input [M, F], where a patch-grid model's maps can be
-    read from them (the map of a grid is its upright view's row scores); None elsewhere."""
-    feats = test_set.views
+def upright_rows(module, test_set: CachedViews) -> torch.Tensor | None:
+    """The row scores of each test input's upright view [M, rows], where a patch-grid model's
+    maps can be read from them (the map of a grid is its upright view's row scores): those the
+    test kept (``module.test_rows``), else from the cached upright features; None elsewhere."""
     if module.model.layout.grid is None:
         return None
     angles = module.test_angles(torch.arange(len(test_set)))
-    return feats[:, 0] if bool((angles[:, 0] == 0).all()) else None
+    if not bool((angles[:, 0] == 0).all()):
+        return None
+    rows = getattr(module, "test_rows", None)
+    if rows is not None and rows.shape[0] == len(test_set):
+        return rows
+    with torch.no_grad():
+        views = test_set.views[:, 0].split(64)
+        return torch.cat([module.model.head.local_scores(v.to(module.model.device)).cpu() for v in views])
 
 
 def image_map(
     model, test_set: CachedViews, image: int, map_rotations: int, upright: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Anomaly map of test image ``image`` on the square frame its mask is scored on: its inputs'
-    maps (one, or a tile each) put back by the input policy's boxes; from the cached ``upright``
-    features where given (:func:`upright_features`)."""
+    maps (one, or a tile each) put back by the input policy's boxes; from the ``upright`` row
+    scores where given (:func:`upright_rows`)."""
     items = test_set.inputs_of(image)
     side = test_set.images.shape[-1]
     maps = torch.stack(
         [
             (
-                model.patch_map(upright[j], side)
+                model.rows_map(upright[j], side)
                 if upright is not None
                 else model.anomaly_map(test_set.images[j], map_rotations)
             ).cpu()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import torch
+
+from dsn.data.layout import GOOD
 from dsn.data.view_features import CachedViews
 from dsn.results.metrics import UndefinedAUROC, image_auroc
 from dsn.utils.memory import peak_memory_mb
@@ -36,6 +39,21 @@ def run_metrics(module, test_set: CachedViews, epochs: int, wall_time_s: float) 
         out["auroc"] = image_auroc(module.test_scores, module.test_labels)
     except UndefinedAUROC as err:
         out["auroc"], out["auroc_note"] = None, str(err)
+    out["auroc_by_defect"] = auroc_by_defect(module.test_scores, [s.defect for s in test_set.samples])
     out["scores"] = [round(float(s), 6) for s in module.test_scores]
     out["labels"] = [int(x) for x in module.test_labels]
+    return out
+
+
+def auroc_by_defect(scores, defects: list[str]) -> dict[str, float]:
+    """Image AUROC of the good test images against each defect type alone ({} without good
+    images): which kinds of defect a detector misses, and so which detectors complement it."""
+    scores = torch.as_tensor(scores).flatten().cpu()
+    if len(defects) != len(scores):
+        raise ValueError(f"{len(scores)} test scores for {len(defects)} test images")
+    good = torch.tensor([d == GOOD for d in defects])
+    out = {}
+    for defect in sorted(set(defects) - {GOOD}) if good.any() else []:
+        of_it = torch.tensor([d == defect for d in defects])
+        out[defect] = image_auroc(scores[good | of_it], of_it[good | of_it].long())
     return out

@@ -59,8 +59,12 @@ class Head(nn.Module):
         raise NotImplementedError
 
     def view_scores(self, features: torch.Tensor) -> torch.Tensor:
-        """Score of each view, [N, rows * width] -> [N]: its most anomalous row (one row: itself)."""
-        local = self.local_scores(features)
+        """Score of each view, [N, rows * width] -> [N]: :meth:`reduce` of its row scores."""
+        return self.reduce(self.local_scores(features))
+
+    def reduce(self, local: torch.Tensor) -> torch.Tensor:
+        """A view's score from its row scores, [N, rows] -> [N]: its most anomalous row (one row:
+        itself). Apart from :meth:`local_scores` so that a test can keep the rows for the maps."""
         return local[:, 0] if local.shape[1] == 1 else local.max(dim=1).values
 
     def size(self) -> dict[str, int]:

@@ -136,8 +136,7 @@ class PatchFlowHead(GradientHead):
     def local_scores(self, features: torch.Tensor) -> torch.Tensor:
         return self._nll(features, None)
 
-    def view_scores(self, features: torch.Tensor) -> torch.Tensor:
-        local = self.local_scores(features)
+    def reduce(self, local: torch.Tensor) -> torch.Tensor:
         if self.score_quantile >= 1.0:
             return local.max(dim=1).values
         return torch.quantile(local.float(), self.score_quantile, dim=1)
