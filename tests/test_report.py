@@ -224,3 +224,20 @@ def test_the_defect_table_shows_each_type_over_seeds_only_for_runs_that_record_i
     fake_run(tmp_path / "old" / "0", 0, 0.9, [[192, 0.9]])  # written before runs recorded it: no such file
     main([str(tmp_path / "old"), "--out", str(tmp_path / "out_old")])
     assert not (tmp_path / "out_old" / "by_defect.md").exists() and (tmp_path / "out_old" / "report.md").exists()
+
+
+def test_rows_of_different_models_name_the_test_split_when_a_category_holds_two(tmp_path):
+    """A search-half number beside a final-half one says so, also across models (the SqueezeNet
+    patch bank's search-half rows in patch_flow/score_choice did not)."""
+    fake_run(tmp_path / "a", 0, 0.8, [[192, 0.8]], identity={**PAPER, "data.test_split": "search"})
+    other = {**PAPER, "data.test_split": "final", "model.head.kind": "knn"}
+    fake_run(tmp_path / "b", 0, 0.9, [[192, 0.9]], identity=other)
+    m = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    (tmp_path / "b" / "metrics.json").write_text(json.dumps({**m, "model": "knn"}))
+    rows = rows_of(tmp_path)
+    assert {(r.model, r.settings.get("data.test_split")) for r in rows} == {
+        ("differsqueezenet", "search"),
+        ("knn", "final"),
+    }
+    fake_run(tmp_path / "c" / "0", 0, 0.9, [[192, 0.9]])  # one split per category: nothing to name
+    assert rows_of(tmp_path / "c")[0].settings == {}

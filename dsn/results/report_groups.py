@@ -35,6 +35,10 @@ OLD_FILE_KEYS = (
     "n_test_good",
     "n_test_defective",
 )
+# settings that say which images a number was measured on: a report names them in every row as
+# soon as two rows of one category differ in them, also rows of different models (a search-half
+# number beside a final-half one must say so)
+MEASURED_ON = ("data.test_split",)
 NOT_A_SETTING = ("data.category", "model.name", "model", "category")
 META_EPOCH = 8  # passes between test-curve points in the reference and dsn's default (check_val_every_n_epoch)
 
@@ -170,11 +174,19 @@ def group(records: list[dict]) -> list[Row]:
 def name_settings(rows: list[Row]) -> None:
     """Each row's ``settings``: the keys whose values differ among the rows of its model within
     one category (missing shows as None), so two rows of one model are never told apart by
-    nothing, and a value that only follows the category (an old file's test-set size) is not named.
+    nothing, and a value that only follows the category (an old file's test-set size) is not named;
+    and :data:`MEASURED_ON` wherever rows differ in it.
     Rows of old files are compared among themselves (their keys are named differently)."""
+    # what a number was measured on: named in every row once two rows of a category differ in it
+    measured_on = {
+        k
+        for k in MEASURED_ON
+        for category in {r.category for r in rows}
+        if len({json.dumps(r.setting.get(k), default=str) for r in rows if r.recorded and r.category == category}) > 1
+    }
     for model, recorded in {(r.model, r.recorded) for r in rows}:
         mine = [r for r in rows if r.model == model and r.recorded == recorded]
-        differ: set[str] = set()
+        differ: set[str] = set(measured_on) if recorded else set()
         for category in {r.category for r in mine}:
             here = [r for r in mine if r.category == category]
             keys = {k for r in here for k in r.setting}
