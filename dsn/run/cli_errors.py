@@ -49,6 +49,7 @@ def one_line_errors(run: Callable[..., T], *args) -> T | None:
     try:
         return run(*args)
     except Exception as err:
+        _close_progress_bars()
         room = isinstance(err, DiskWriteError) or (isinstance(err, OSError) and err.errno in NO_ROOM)
         known = room or isinstance(err, (*USER_ERRORS, Interrupted))
         multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
@@ -66,6 +67,14 @@ def one_line_errors(run: Callable[..., T], *args) -> T | None:
             print(f"error: {err}", file=sys.stderr, flush=True)
             raise SystemExit(EXIT_STATUS) from None
         raise SystemExit(f"error: {_one_line(err, room)}") from None
+
+
+def _close_progress_bars() -> None:
+    """End any progress bar still drawn (Lightning's, when an error or a signal stops a loop), so
+    that the one line that follows starts a line of its own instead of trailing the bar."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ()) or ()):
+        bar.close()
 
 
 def _job_name() -> str:
