@@ -9,8 +9,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dsn.utils.progress_bar import ProgressBar
+
 SUBSAMPLERS = ("all", "random", "coreset")
 METRICS = ("l2", "cosine")
+PROGRESS_ROWS = 10_000  # a coreset this large takes minutes on a CPU: its selection shows progress and ETA
 CHUNK_ELEMENTS = 2**27  # query x bank distances held at once (512 MB in float32), whatever the bank's size
 
 
@@ -76,20 +79,33 @@ def greedy_coreset(features: torch.Tensor, size: int, seed: int, projection: int
     next row is the one farthest from all rows chosen so far, so the bank covers the feature
     distribution's extent, not just its dense middle. Distances are measured after a seeded
     random projection to ``projection`` dimensions (Johnson-Lindenstrauss), as PatchCore does,
-    which makes a step cost N x ``projection``."""
+    which makes a step cost N x ``projection``. The rows are centred and scaled into the unit
+    ball and each step's product reads them in half precision: a step is one pass over N rows, so
+    halving the bytes makes it about 4x faster on a CPU (597k rows of 432 features on 2 cores: 43 ->
+    10 ms a step, a 60k-row coreset 43 -> 10 min), at a relative error of about 1e-3 in a choice
+    that the projection already makes approximate."""
     n, d = features.shape
     g = torch.Generator().manual_seed(seed)
     x = features.float()
     if d > projection:
         x = x @ (torch.randn(d, projection, generator=g) / projection**0.5)
+    x = x - x.mean(dim=0)
+    x = x / x.norm(dim=1).max().clamp_min(1e-12)  # |row| <= 1: every product fits half precision
+    half = x.half()
     sq = x.pow(2).sum(dim=1)
     chosen = torch.empty(size, dtype=torch.long)
     chosen[0] = int(torch.randint(n, (1,), generator=g))
-    min_d = sq + sq[chosen[0]] - 2.0 * torch.mv(x, x[chosen[0]])
+    min_d = sq + sq[chosen[0]] - 2.0 * torch.mv(half, half[chosen[0]]).float()
+    bar = ProgressBar(size, "coreset of the bank (greedy k-center)", unit="rows") if size >= PROGRESS_ROWS else None
     for i in range(1, size):
         c = int(min_d.argmax())
         chosen[i] = c
-        torch.minimum(min_d, sq + sq[c] - 2.0 * torch.mv(x, x[c]), out=min_d)
+        torch.minimum(min_d, sq + sq[c] - 2.0 * torch.mv(half, half[c]).float(), out=min_d)
+        if bar is not None and (i + 1) % 1000 == 0:
+            bar.update(1000)
+    if bar is not None:
+        bar.update(size - bar.done)
+        bar.close()
     return chosen
 
 
