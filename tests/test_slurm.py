@@ -168,15 +168,19 @@ def running_jobs(cluster) -> list[str]:
 
 
 def wait_training(logs: Path, n: int, timeout: float = 240) -> None:
-    """Until ``n`` trials are inside their fit with a pass behind them (each trial's train.log has
-    the estimate written after its first pass; dozens more follow): a signal then lands inside
-    training whatever the machine's load. (A fixed second after the logger's first file was not
+    """Until ``n`` trials are inside their fit at once, each with a pass behind it (its train.log
+    has the estimate written after its first pass; dozens more follow) and none finished: a signal
+    then lands inside training whatever the machine's load. (A fixed second after the logger's first file was not
     enough under the full suite: the signal could land in the feature stage, before the fit.)"""
     deadline = time.monotonic() + timeout
 
-    def fitting() -> int:
+    def fitting() -> int:  # trials still training: a finished one (metrics.json) no longer counts, or a
+        # fast task's finished trial and its next one could stand for both tasks while the other was not
+        # training yet (CI saw the signal land outside any trial)
         logs_now = logs.glob(f"debug/multiruns/{STUDY}/*/train.log")
-        return sum("estimate:" in f.read_text(errors="replace") for f in logs_now)
+        return sum(
+            "estimate:" in f.read_text(errors="replace") and not (f.parent / "metrics.json").exists() for f in logs_now
+        )
 
     while fitting() < n:
         assert time.monotonic() < deadline, f"{n} trials never started training"
@@ -219,7 +223,9 @@ def test_a_preempted_array_task_hands_its_trial_on(cluster, tmp_path, pg_url):
     """SIGTERM to an array task (scancel, preemption, time limit): its trial saves a checkpoint,
     the task exits non-zero, and another task resumes the same trial from that checkpoint."""
     root, logs = make_tree(tmp_path / "data", n_train=30), tmp_path / "logs"
-    array = array_command(root, logs, "hydra.sweeper.n_trials=3", "trainer.max_epochs=60")
+    # 300 passes: on a quiet machine 60 took 2 s, and a task could finish its trial between the
+    # estimate line and the scancel (CI saw all three trials end untouched)
+    array = array_command(root, logs, "hydra.sweeper.n_trials=3", "trainer.max_epochs=300")
     job = sbatch(cluster, array.replace("--array=0-2", "--array=0-1"), tmp_path, env_for(cluster, pg_url))
     deadline, both = time.monotonic() + 240, []
     while len(both) < 2 and time.monotonic() < deadline:
