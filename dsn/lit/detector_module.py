@@ -110,8 +110,7 @@ class DetectorLightning(L.LightningModule):
             "train_samples_per_s": round(samples / seconds, 1) if seconds > 0 else 0.0,
         }
 
-    def _collect(self, batch: dict, scores: torch.Tensor | None = None) -> None:
-        scores = self.score_batch(batch) if scores is None else scores
+    def _collect(self, batch: dict, scores: torch.Tensor) -> None:
         self._scores.append(scores.detach().float().cpu())
         self._labels.append(batch["label"].cpu())
         self._images.append(batch["image_index"].cpu())
@@ -123,7 +122,7 @@ class DetectorLightning(L.LightningModule):
         return max_per_image(scores, images), max_per_image(labels, images)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._collect(batch)
+        self._collect(batch, self.score_batch(batch))
 
     def on_validation_epoch_end(self) -> None:
         """Learning curve on the test set: logged for plots, never used to select anything."""
@@ -141,12 +140,10 @@ class DetectorLightning(L.LightningModule):
         self.test_rows, self._rows = None, []
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        if self.model.layout.grid is None:
-            self._collect(batch)
-            return
         scores, rows = self.model.score_features_and_rows(batch["views"])
         self._collect(batch, scores)
-        self._rows.append((batch["index"].cpu(), rows.detach().cpu()))
+        if self.model.layout.grid is not None:
+            self._rows.append((batch["index"].cpu(), rows.detach().cpu()))
 
     def on_test_epoch_end(self) -> None:
         if self._rows:

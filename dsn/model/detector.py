@@ -78,13 +78,12 @@ class Detector(nn.Module):
 
     def score_features(self, features: torch.Tensor) -> torch.Tensor:
         """Anomaly score per image: the mean over its T views. [B, T, F] -> [B]."""
-        b, t, f = features.shape
-        return self.view_scores(features.reshape(b * t, f)).view(b, t).mean(dim=1)
+        return self.score_features_and_rows(features)[0]
 
     def score_features_and_rows(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(anomaly score per image [B], the row scores of each image's first view [B, rows]) from
-        [B, T, F]: the scores of :meth:`score_features`, and on a patch grid what its map is made
-        of (:meth:`rows_map`), so that a test does not search a large bank twice."""
+        """(anomaly score per image [B]: the mean of its T views' scores, the row scores of each
+        image's first view [B, rows]) from [B, T, F]; on a patch grid the rows are what its map is
+        made of (:meth:`rows_map`), so that a test does not search a large bank twice."""
         b, t, f = features.shape
         local = self.head.local_scores(features.reshape(b * t, f))
         return self.head.reduce(local).view(b, t).mean(dim=1), local.view(b, t, -1)[:, 0]

@@ -94,9 +94,8 @@ def upright_rows(module, test_set: CachedViews) -> torch.Tensor | None:
     angles = module.test_angles(torch.arange(len(test_set)))
     if not bool((angles[:, 0] == 0).all()):
         return None
-    rows = getattr(module, "test_rows", None)
-    if rows is not None and rows.shape[0] == len(test_set):
-        return rows
+    if module.test_rows is not None and module.test_rows.shape[0] == len(test_set):
+        return module.test_rows
     with torch.no_grad():
         views = test_set.views[:, 0].split(64)
         return torch.cat([module.model.head.local_scores(v.to(module.model.device)).cpu() for v in views])
